@@ -1,0 +1,6 @@
+"""rate_bridge: rate-based neural simulation compiled with numba, speaking MNE and TVB."""
+__version__ = "0.1.0.dev0"
+
+from .utils import set_log_level  # noqa: E402
+from .result import Result, ResultBatch  # noqa: E402
+from . import adapters, forward_models  # noqa: E402

@@ -1,0 +1,1 @@
+"""Lead fields and projection of simulated sources to EEG/MEG as MNE objects."""
