@@ -1,0 +1,8 @@
+"""The model language: safe equations, operators, nodes, edges, circuits and YAML templates."""
+from .errors import ModelError
+from .expressions import FUNCTIONS, parse_equation, parse_expression
+from .loader import library_templates, load_template
+from .templates import Circuit, Edge, Node, Operator, Variable
+
+__all__ = ["ModelError", "FUNCTIONS", "parse_equation", "parse_expression", "library_templates",
+           "load_template", "Circuit", "Edge", "Node", "Operator", "Variable"]

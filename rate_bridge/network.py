@@ -1,0 +1,460 @@
+"""A built network: circuits placed on regions, coupled through a sparse connectome.
+
+Connectivity is stored target-major (CSR rows are targets), as TVB's ``weights[target, source]``.
+Parameters are per-region arrays; weights, delays and parameters are values handed to the
+compiled kernel at run time, so changing them never recompiles.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from .compile.graph import flatten
+from .model.errors import ModelError
+from .model.expressions import parse_expression
+from .model.templates import Circuit
+from .utils import logger, verbose
+
+#: Named coupling functions: (expression over x_j = delayed source, x_i = target's own value,
+#: default parameters). The network adds ``global_coupling * sum_j w_ij * f(x_j, x_i)``.
+COUPLING_FUNCTIONS = {
+    "linear": ("x_j", {}),
+    "difference": ("x_j - x_i", {}),
+    "kuramoto": ("sin(x_j - x_i)", {}),
+    # Jansen-Rit networks couple through the sigmoid of the delayed pyramidal potential
+    # (e.g. Jansen & Rit 1995, sect. 4; TVB's SigmoidalJansenRit), here with JR's constants.
+    "sigmoidal": ("cmax / (1 + exp(r * (midpoint - x_j)))",
+                  {"cmax": 5.0, "midpoint": 6.0, "r": 0.56}),
+}
+
+
+class Coupling:
+    """How one variable of every region drives an input of the regions it projects to.
+
+    Parameters
+    ----------
+    source : str
+        Qualified variable of the source region's circuit (``"pc.v"``).
+    target : str
+        Qualified input of the target region's circuit (``"pc.m_in_e"``).
+    function : str
+        A name from :data:`COUPLING_FUNCTIONS` or an expression in ``x_j`` (the source's delayed
+        value), ``x_i`` (the target's own current value of ``source``) and parameters.
+    params : dict
+        Values of the function's parameters (defaults of named functions are filled in).
+    global_coupling : float
+        Scales the summed input (``G``).
+    """
+
+    def __init__(self, source, target, function="linear", params=None, global_coupling=1.0):
+        self.source, self.target = str(source), str(target)
+        if function in COUPLING_FUNCTIONS:
+            text, defaults = COUPLING_FUNCTIONS[function]
+            self.name = function
+        else:
+            text, defaults, self.name = function, {}, "custom"
+        self.expression = parse_expression(text, template="coupling", field="function")
+        self.params = {**defaults, **(params or {})}
+        missing = sorted(self.expression.symbols - {"x_j", "x_i"} - set(self.params))
+        if missing:
+            raise ModelError(f"coupling function {text!r} needs values for {missing} "
+                             "(pass params={...})", template="coupling", field="params")
+        self.global_coupling = float(global_coupling)
+
+    @property
+    def pre_transformed(self):
+        """True when f depends on x_j only: f is then applied once per region when the value
+        enters the delay buffer, instead of once per edge."""
+        return "x_i" not in self.expression.symbols
+
+    def signature(self):
+        return f"C {self.source} {self.target} {self.expression.text} {sorted(self.params)}"
+
+    def __repr__(self):
+        return (f"Coupling({self.source} -> {self.target}, {self.expression.text!r}, "
+                f"G={self.global_coupling:g})")
+
+
+class Network:
+    """Circuits on regions coupled through a connectome.
+
+    Build with :meth:`from_connectome`, :meth:`from_arrays` or :meth:`from_circuit`.
+
+    Attributes
+    ----------
+    labels : list of str
+        Region labels.
+    circuits : list of Circuit
+        The circuit of each region (regions sharing a structure are simulated as one group).
+    weights : scipy.sparse.csr_matrix, shape (n_regions, n_regions)
+        ``weights[target, source]``; explicit zeros are not stored.
+    delays : scipy.sparse.csr_matrix
+        Per-edge delays in seconds, same sparsity as ``weights``.
+    couplings : list of Coupling
+    """
+
+    def __init__(self, circuits, labels, weights=None, delays=None, couplings=(),
+                 name="network"):
+        self.name = name
+        self.labels = [str(lab) for lab in labels]
+        n = len(self.labels)
+        if len(set(self.labels)) != n:
+            raise ValueError("region labels must be unique")
+        if isinstance(circuits, Circuit):
+            circuits = [circuits] * n
+        circuits = list(circuits)
+        if len(circuits) != n:
+            raise ValueError(f"got {len(circuits)} circuits for {n} regions")
+        for i, c in enumerate(circuits):
+            if not isinstance(c, Circuit):
+                raise TypeError(f"circuit of region {self.labels[i]!r} must be a Circuit, got "
+                                f"{type(c).__name__}")
+        self.couplings = list(couplings)
+        self.weights, self.delays = _sparse_pair(weights, delays, n)
+        self._build_groups(circuits)
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_circuit(cls, circuit, label=None):
+        """A one-region network running ``circuit``."""
+        circuit = _as_circuit(circuit)
+        return cls([circuit], [label or circuit.name], name=circuit.name)
+
+    @classmethod
+    @verbose
+    def from_arrays(cls, weights, node, *, delays=None, labels=None, coupling=None,
+                    coupling_function="linear", coupling_params=None, global_coupling=1.0,
+                    allow_negative=False, self_connections=True, name="network", verbose=None):
+        """Build a network from a weight matrix and optional delays.
+
+        Parameters
+        ----------
+        weights : array-like | scipy.sparse matrix, shape (n_regions, n_regions)
+            **Target-major**: ``weights[target, source]`` (TVB's convention).
+        node : Circuit | str | list of (Circuit | str)
+            The circuit (or template name) of every region, or one per region.
+        delays : array-like, shape (n_regions, n_regions) | None
+            Conduction delays in seconds, ``[target, source]``; None for no delays.
+        labels : list of str | None
+            Region labels (``"r0"...`` by default).
+        coupling : (str, str) | list of (str, str) | list of Coupling | None
+            ``(source variable, target input)`` pairs, e.g. ``("pc.v", "pc.m_in_e")``.
+        coupling_function : str
+            Named function of :data:`COUPLING_FUNCTIONS` or an expression in ``x_j``, ``x_i``.
+        coupling_params : dict | None
+            Parameters of the coupling function.
+        global_coupling : float
+            Global scaling ``G`` of the coupling.
+        allow_negative : bool
+            Accept negative weights (e.g. inhibitory projections); refused by default.
+        self_connections : bool
+            Keep the diagonal of ``weights`` (True, as TVB) or drop it.
+        %(verbose)s
+        """
+        W = _check_matrix(weights, "weights", allow_negative=allow_negative)
+        n = W.shape[0]
+        D = None
+        if delays is not None:
+            D = _check_matrix(delays, "delays", allow_negative=False)
+            if D.shape != W.shape:
+                raise ValueError(f"delays have shape {D.shape} but weights have shape {W.shape}")
+        if not self_connections:
+            W = W.tolil()
+            W.setdiag(0)
+            W = W.tocsr()
+        elif W.diagonal().any():
+            logger.info(f"{int(np.count_nonzero(W.diagonal()))} regions have self-connections "
+                        "(kept; pass self_connections=False to drop them)")
+        labels = labels if labels is not None else [f"r{i}" for i in range(n)]
+        if len(labels) != n:
+            raise ValueError(f"{len(labels)} labels for a {n}x{n} weight matrix")
+        circuits = _circuits_for(node, n)
+        couplings = _couplings(coupling, coupling_function, coupling_params, global_coupling)
+        if couplings == [] and W.nnz:
+            raise ValueError("weights were given but no coupling: say which variable drives "
+                             "which input, e.g. coupling=('pc.v', 'pc.m_in_e')")
+        return cls(circuits, labels, W, D, couplings, name=name)
+
+    @classmethod
+    @verbose
+    def from_connectome(cls, connectome, node, *, coupling=None, coupling_function=None,
+                        coupling_params=None, global_coupling=1.0, speed=None,
+                        allow_negative=False, self_connections=True, verbose=None):
+        """Place one circuit on every region of a connectome.
+
+        Parameters
+        ----------
+        connectome : Connectome
+            Its ``weights[target, source]`` (TVB's convention) and ``tract_lengths`` in mm.
+        node : Circuit | str | list
+            Circuit (or template name) for every region, or one per region.
+        coupling : (str, str) | list
+            ``(source variable, target input)``, e.g. ``("pc.v", "pc.m_in_e")``.
+        coupling_function : str | None
+            See :data:`COUPLING_FUNCTIONS`; ``"sigmoidal"`` by default for Jansen-Rit circuits
+            (source ``pc.v``), ``"linear"`` otherwise.
+        global_coupling : float
+            ``G``.
+        speed : float | None
+            Conduction speed in m/s (= mm/ms); per-edge delay = tract length / speed. None or
+            ``inf`` means no delays.
+        """
+        from .adapters import Connectome
+        if not isinstance(connectome, Connectome):
+            raise TypeError(f"connectome must be a Connectome (see rate_bridge.adapters."
+                            f"read_connectome), got {type(connectome).__name__}")
+        delays = None
+        if speed is not None and np.isfinite(speed):
+            delays = connectome.delays(speed)
+            delays = np.where(connectome.weights != 0, delays, 0.0)
+        if coupling_function is None:
+            pairs = [coupling] if isinstance(coupling, tuple) else (coupling or [])
+            coupling_function = "sigmoidal" if any(
+                isinstance(p, tuple) and p[0] == "pc.v" for p in pairs) else "linear"
+        net = cls.from_arrays(connectome.weights, node, delays=delays, labels=connectome.labels,
+                              coupling=coupling, coupling_function=coupling_function,
+                              coupling_params=coupling_params, global_coupling=global_coupling,
+                              allow_negative=allow_negative, self_connections=self_connections,
+                              name=connectome.name)
+        net.connectome = connectome
+        return net
+
+    def _build_groups(self, circuits):
+        """Group regions by circuit structure and check the couplings against each group."""
+        sources = {c.source for c in self.couplings}
+        by_sig, self.groups = {}, []
+        for r, circuit in enumerate(circuits):
+            flat = flatten(circuit, extra_sources=sources & set(circuit.variables))
+            sig = flat.signature()
+            if sig not in by_sig:
+                by_sig[sig] = len(self.groups)
+                self.groups.append({"circuit": circuit, "flat": flat, "regions": []})
+            self.groups[by_sig[sig]]["regions"].append(r)
+        for g in self.groups:
+            g["regions"] = np.asarray(g["regions"], dtype=np.int64)
+            flat = g["flat"]
+            g["values"] = {p: np.full(len(g["regions"]), flat.defaults[p]) for p in flat.params}
+            g["initial"] = {s: np.full(len(g["regions"]), flat.initial[s]) for s in flat.states}
+        self.region_group = np.empty(len(self.labels), dtype=np.int64)
+        self.region_index = np.empty(len(self.labels), dtype=np.int64)
+        for gi, g in enumerate(self.groups):
+            self.region_group[g["regions"]] = gi
+            self.region_index[g["regions"]] = np.arange(len(g["regions"]))
+        W = self.weights.tocoo()
+        for c in self.couplings:
+            src_groups = set(self.region_group[W.col]) if W.nnz else set()
+            tgt_groups = set(self.region_group[W.row]) if W.nnz else set()
+            for gi in src_groups:
+                flat = self.groups[gi]["flat"]
+                if c.source not in flat.variables:
+                    raise ModelError(f"coupling source {c.source!r} is not a variable of circuit "
+                                     f"{flat.name!r} (variables: {flat.variables})")
+                deps = flat.source_dependencies(c.source) & set(flat.inputs)
+                if deps:
+                    raise ModelError(f"coupling source {c.source!r} depends on input(s) "
+                                     f"{sorted(deps)}; couple from a quantity computed from "
+                                     "states only")
+            for gi in tgt_groups:
+                flat = self.groups[gi]["flat"]
+                if c.target not in flat.inputs:
+                    raise ModelError(f"coupling target {c.target!r} is not an input of circuit "
+                                     f"{flat.name!r} (inputs: {flat.inputs})")
+
+    # -- inspection ------------------------------------------------------------------------
+    @property
+    def n_regions(self):
+        return len(self.labels)
+
+    @property
+    def circuits(self):
+        out = [None] * self.n_regions
+        for g in self.groups:
+            for r in g["regions"]:
+                out[r] = g["circuit"]
+        return out
+
+    @property
+    def parameters(self):
+        """``{"pc.u": array over regions, ...}`` (NaN where a region's circuit lacks it)."""
+        out = {}
+        for g in self.groups:
+            for name, values in g["values"].items():
+                arr = out.setdefault(name, np.full(self.n_regions, np.nan))
+                arr[g["regions"]] = values
+        return out
+
+    @property
+    def initial_state(self):
+        """``{"pc.psp_e": array over regions, ...}``: the initial value of every state."""
+        out = {}
+        for g in self.groups:
+            for name, values in g["initial"].items():
+                arr = out.setdefault(name, np.full(self.n_regions, np.nan))
+                arr[g["regions"]] = values
+        return out
+
+    @property
+    def units(self):
+        out = {}
+        for g in self.groups:
+            out.update(g["flat"].units)
+        return out
+
+    @property
+    def variables(self):
+        names = []
+        for g in self.groups:
+            names += [v for v in g["flat"].variables if v not in names]
+        return names
+
+    def __repr__(self):
+        return (f"<Network {self.name!r} | {self.n_regions} regions, {self.weights.nnz} edges, "
+                f"{len(self.groups)} circuit type(s), couplings {self.couplings}>")
+
+    # -- change ----------------------------------------------------------------------------
+    def _region_indices(self, regions):
+        if regions is None:
+            return np.arange(self.n_regions)
+        regions = [regions] if isinstance(regions, (str, int, np.integer)) else list(regions)
+        idx = []
+        for r in regions:
+            if isinstance(r, str):
+                if r not in self.labels:
+                    raise KeyError(f"unknown region {r!r}")
+                idx.append(self.labels.index(r))
+            else:
+                if not 0 <= int(r) < self.n_regions:
+                    raise IndexError(f"region index {r} out of range 0..{self.n_regions - 1}")
+                idx.append(int(r))
+        return np.asarray(idx, dtype=np.int64)
+
+    def set_parameter(self, name, value, regions=None):
+        """Set a parameter (or input baseline, edge weight/delay) for all or some regions.
+
+        Parameters
+        ----------
+        name : str
+            Qualified name, e.g. ``"pc.u"``.
+        value : float | array-like
+            One value, or one per selected region (heterogeneous networks).
+        regions : list of str | list of int | None
+            Region labels or indices; all regions by default.
+        """
+        self._set(name, value, regions, "values")
+        return self
+
+    def set_initial_state(self, name, value, regions=None):
+        """Set the initial value of a state variable for all or some regions."""
+        self._set(name, value, regions, "initial")
+        return self
+
+    def _set(self, name, value, regions, where):
+        idx = self._region_indices(regions)
+        value = np.broadcast_to(np.asarray(value, dtype=float), idx.shape)
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name}: values must be finite")
+        hit = False
+        for g in self.groups:
+            store = g[where]
+            mask = np.isin(g["regions"], idx)
+            if name in store and mask.any():
+                local = self.region_index[g["regions"][mask]]
+                order = {r: i for i, r in enumerate(idx)}
+                store[name][local] = value[[order[r] for r in g["regions"][mask]]]
+                hit = True
+        if not hit:
+            raise KeyError(f"{name!r} is not a {'parameter' if where == 'values' else 'state'} "
+                           f"of the selected regions; known: "
+                           f"{sorted({k for g in self.groups for k in g[where]})}")
+
+    def set_weights(self, weights, delays=None):
+        """Replace weights (and delays) — same sparsity pattern or not; no recompilation."""
+        self.weights, self.delays = _sparse_pair(weights, delays if delays is not None
+                                                 else None, self.n_regions)
+
+
+def _as_circuit(node):
+    if isinstance(node, Circuit):
+        return node
+    if isinstance(node, str):
+        from .model import load_template
+        obj = load_template(node)
+        if not isinstance(obj, Circuit):
+            raise TypeError(f"template {node!r} is a {type(obj).__name__}; a region needs a "
+                            "circuit")
+        return obj
+    raise TypeError(f"expected a Circuit or a template name, got {type(node).__name__}")
+
+
+def _circuits_for(node, n):
+    if isinstance(node, (list, tuple)):
+        if len(node) != n:
+            raise ValueError(f"{len(node)} circuits given for {n} regions")
+        cache = {}
+        return [cache.setdefault(id(x), _as_circuit(x)) if not isinstance(x, str)
+                else cache.setdefault(x, _as_circuit(x)) for x in node]
+    return [_as_circuit(node)] * n
+
+
+def _couplings(coupling, function, params, G):
+    if coupling is None:
+        return []
+    if isinstance(coupling, (Coupling, tuple)):
+        coupling = [coupling]
+    out = []
+    for c in coupling:
+        if isinstance(c, Coupling):
+            out.append(c)
+        elif isinstance(c, (tuple, list)) and len(c) == 2:
+            out.append(Coupling(c[0], c[1], function, params, G))
+        else:
+            raise TypeError(f"a coupling is (source, target) or a Coupling, got {c!r}")
+    return out
+
+
+def _check_matrix(mat, what, allow_negative):
+    if sp.issparse(mat):
+        M = sp.csr_matrix(mat, dtype=float)
+        data = M.data
+    else:
+        try:
+            arr = np.asarray(mat, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{what} must be a numeric matrix: {err}") from None
+        if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+            raise ValueError(f"{what} must be a square (n_regions, n_regions) matrix "
+                             f"[target, source], got shape {arr.shape}")
+        data = arr
+        M = None
+    if M is not None and M.shape[0] != M.shape[1]:
+        raise ValueError(f"{what} must be square, got shape {M.shape}")
+    bad = ~np.isfinite(data)
+    if bad.any():
+        raise ValueError(f"{what} contains {int(bad.sum())} NaN/inf value(s)")
+    if not allow_negative and (data < 0).any():
+        raise ValueError(f"{what} contains {int((data < 0).sum())} negative value(s)"
+                         + ("" if what == "delays" else "; pass allow_negative=True for "
+                            "signed connectivity"))
+    return M if M is not None else sp.csr_matrix(data)
+
+
+def _sparse_pair(weights, delays, n):
+    """CSR weights (zeros dropped) and delays on exactly the same pattern."""
+    if weights is None:
+        W = sp.csr_matrix((n, n))
+    else:
+        W = sp.csr_matrix(weights, dtype=float)
+    if W.shape != (n, n):
+        raise ValueError(f"weights have shape {W.shape} for {n} regions")
+    W.eliminate_zeros()
+    W.sort_indices()
+    rows = np.repeat(np.arange(n), np.diff(W.indptr))
+    if delays is None:
+        dvals = np.zeros(W.nnz)
+    else:
+        D = delays.tocsr() if sp.issparse(delays) else np.asarray(delays, dtype=float)
+        if D.shape != (n, n):
+            raise ValueError(f"delays have shape {D.shape} for {n} regions")
+        dvals = np.asarray(D[rows, W.indices]).ravel()
+        if (dvals < 0).any() or not np.isfinite(dvals).all():
+            raise ValueError("delays must be finite and >= 0 s")
+    Dm = sp.csr_matrix((dvals, W.indices.copy(), W.indptr.copy()), shape=(n, n))
+    return W, Dm
