@@ -92,6 +92,61 @@ class Connectome:
         import copy
         return copy.deepcopy(self)
 
+    def equals(self, other, *, check_name=False):
+        """True if ``other`` has exactly the same arrays, labels and frame (and name if asked).
+
+        Floats are compared exactly (no tolerance); absent optional fields must be absent in
+        both.
+        """
+        if not isinstance(other, Connectome):
+            return False
+        if self.labels != other.labels or self.coord_frame != other.coord_frame:
+            return False
+        if check_name and self.name != other.name:
+            return False
+        for key in ("weights", "tract_lengths", "centres", "orientations", "areas",
+                    "hemispheres", "cortical"):
+            a, b = getattr(self, key), getattr(other, key)
+            if (a is None) != (b is None):
+                return False
+            if a is not None and (a.shape != b.shape or not np.array_equal(a, b)):
+                return False
+        return True
+
+    def to_networkx(self):
+        """Directed graph with an edge ``source -> target`` per connection (see
+        :func:`rate_bridge.adapters.to_networkx`)."""
+        from .graph import to_networkx
+        return to_networkx(self)
+
+    def normalise(self, method="max"):
+        """New connectome with normalised weights (``"max"``, ``"row_sum"``,
+        ``"spectral_radius"``; see :func:`rate_bridge.adapters.normalise`)."""
+        from .operations import normalise
+        return normalise(self, method)
+
+    def threshold(self, value=None, *, proportion=None):
+        """New connectome without weak connections (see
+        :func:`rate_bridge.adapters.threshold`)."""
+        from .operations import threshold
+        return threshold(self, value, proportion=proportion)
+
+    def symmetrise(self, method="mean"):
+        """New symmetric connectome (see :func:`rate_bridge.adapters.symmetrise`)."""
+        from .operations import symmetrise
+        return symmetrise(self, method)
+
+    def select(self, regions):
+        """New connectome of the given regions (labels or indices), in that order."""
+        from .operations import select_regions
+        return select_regions(self, regions)
+
+    def plot(self, **kwargs):
+        """Figure of weights and tract lengths (see
+        :func:`rate_bridge.adapters.plot_connectome`)."""
+        from .operations import plot_connectome
+        return plot_connectome(self, **kwargs)
+
 
 def _as_float_matrix(arr, what, name):
     try:

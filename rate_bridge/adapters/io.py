@@ -1,0 +1,94 @@
+"""Dispatch: :func:`read_connectome` / :func:`write_connectome` choose the format from the
+path's extension (or the object's type)."""
+from ..utils import verbose
+from . import _common as C
+from .connectome import Connectome
+from .graph import from_networkx, read_graphml, write_graphml
+from .matrix import MATRIX_EXTS, read_matrix, write_csv, write_npz
+from .tvb import read_tvb, write_tvb
+
+READ_EXTS = (".zip", ".graphml") + MATRIX_EXTS
+_WRITERS = {"tvb": write_tvb, "npz": write_npz, "csv": write_csv, "graphml": write_graphml}
+_WRITE_EXTS = {".zip": "tvb", ".npz": "npz", ".csv": "csv", ".tsv": "csv",
+               ".graphml": "graphml"}
+
+
+@verbose
+def read_connectome(source, *, verbose=None, **kwargs):
+    """Read a connectome from any supported file, folder or object.
+
+    Parameters
+    ----------
+    source : str | path-like | networkx.Graph | Connectome
+        * ``.zip`` archive or folder: TVB connectivity (:func:`read_tvb`);
+        * ``.npy``, ``.npz``, ``.mat``, ``.csv``, ``.tsv``, ``.txt`` (+ ``.gz``/``.bz2``):
+          matrices (:func:`read_matrix`);
+        * ``.graphml``: GraphML (:func:`read_graphml`);
+        * a NetworkX graph (:func:`from_networkx`; edge ``u -> v`` = source u, target v);
+        * a :class:`Connectome` (a copy is returned).
+    verbose : bool | str | int | None
+        Log level for this call.
+    **kwargs
+        Passed to the format's reader (e.g. ``tract_lengths=``, ``labels=`` for matrices,
+        ``speed=`` for graphs with delays).
+
+    Returns
+    -------
+    conn : Connectome
+        ``weights[target, source]``, ``tract_lengths`` in mm, ``centres`` in mm.
+    """
+    import networkx as nx
+    if isinstance(source, Connectome):
+        return source.copy()
+    if isinstance(source, nx.Graph):
+        return from_networkx(source, **kwargs)
+    path = C.check_exists(C.as_path(source, "source"))
+    if path.is_dir():
+        return read_tvb(path, **kwargs)
+    ext = C.suffixes(path)
+    if ext == ".zip":
+        return read_tvb(path, **kwargs)
+    if ext == ".graphml":
+        return read_graphml(path, **kwargs)
+    if ext in MATRIX_EXTS:
+        return read_matrix(path, **kwargs)
+    raise ValueError(f"{path}: unknown connectome file extension {ext!r}; supported: "
+                     f"{list(READ_EXTS)}, a TVB folder or a networkx graph")
+
+
+@verbose
+def write_connectome(conn, path, *, fmt=None, overwrite=False, verbose=None):
+    """Write a connectome; the format comes from the extension (or ``fmt``).
+
+    Parameters
+    ----------
+    conn : Connectome
+        The connectome.
+    path : str | path-like
+        ``.zip`` (TVB archive), ``.npz``, ``.csv``/``.tsv`` (plus side files for tract lengths
+        and region data, see :func:`write_csv`) or ``.graphml``.
+    fmt : None | "tvb" | "npz" | "csv" | "graphml"
+        Force a format (``"tvb"`` with a path without ``.zip`` writes a TVB folder).
+    overwrite : bool
+        Replace existing files.
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    path : pathlib.Path | list of pathlib.Path
+        What was written. Reading it back with :func:`read_connectome` gives identical arrays
+        (floats are written with 17 significant digits).
+    """
+    if not isinstance(conn, Connectome):
+        raise TypeError(f"conn must be a Connectome, got {type(conn).__name__}")
+    path = C.as_path(path)
+    if fmt is None:
+        ext = C.suffixes(path)
+        fmt = _WRITE_EXTS.get(ext)
+        if fmt is None:
+            raise ValueError(f"{path}: unknown extension {ext!r} for writing a connectome; "
+                             f"supported: {sorted(_WRITE_EXTS)} (or fmt='tvb' for a folder)")
+    if fmt not in _WRITERS:
+        raise ValueError(f"fmt must be one of {sorted(_WRITERS)} or None, got {fmt!r}")
+    return _WRITERS[fmt](conn, path, overwrite=overwrite)
