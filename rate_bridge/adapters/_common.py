@@ -182,7 +182,7 @@ def check_weights(weights, name, what="weights"):
     if neg.any():
         i, j = np.argwhere(neg)[0]
         raise ValueError(f"{name}: {what} must be >= 0, got {int(neg.sum())} negative entries, "
-                         f"the first {w[i, j]!r} at [target={i}, source={j}]")
+                         f"the first {float(w[i, j])!r} at [target={i}, source={j}]")
     return w
 
 

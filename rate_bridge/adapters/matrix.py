@@ -49,7 +49,8 @@ def _delimiter_for(path, delimiter):
 
 
 def _rows(text, path, delimiter):
-    if delimiter is None:
+    if delimiter is None:  # .txt: '#' comment lines, whitespace or comma separated
+        text = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
         first = next((ln for ln in text.splitlines() if ln.strip()
                       and not ln.lstrip().startswith("#")), "")
         if "," in first:
@@ -82,7 +83,15 @@ def _parse_labelled_table(text, path, delimiter=None, header=None):
     if not rows:
         raise ValueError(f"{path}: empty file (no rows)")
     if header is None:
-        header = not all(_is_number(t) for t in rows[0][1])
+        first = rows[0][1]
+        if not all(_is_number(t) for t in first[1:]):
+            header = True  # labels (after an optional corner cell)
+        elif not _is_number(first[0]):
+            # 'label, numbers...': a header with a corner cell and numeric-looking labels if
+            # the table (header included) is square, else a data row with its row label
+            header = first[0].strip() == _CORNER or len(rows) == len(first)
+        else:
+            header = False
     head = None
     if header:
         head = [t.strip() for t in rows[0][1]]
@@ -206,11 +215,15 @@ def _load_container(path):
     """dict of arrays from .npz or .mat."""
     ext = C.suffixes(path)
     if ext == ".npz":
+        import zipfile
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{path}: not a readable .npz file (not a zip archive)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         except ValueError as err:
-            raise ValueError(f"{path}: cannot read .npz without pickles ({err})") from None
+            raise ValueError(f"{path}: .npz holds pickled objects, which are not loaded for "
+                             f"safety; store labels as a string array ({err})") from None
         except Exception as err:  # zipfile.BadZipFile, OSError
             raise ValueError(f"{path}: not a readable .npz file ({err})") from None
     import scipy.io
