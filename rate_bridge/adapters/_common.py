@@ -96,22 +96,29 @@ def parse_table(text, name, delimiter=None):
 
     Every row must have the same number of values; the error names the file and line.
     """
-    rows = []
+    tokens = []
     ncol = None
-    for k, line in _lines(text):
-        tokens = line.split(delimiter)
+    lines = _lines(text)
+    for k, line in lines:
+        row = line.split(delimiter)
         if delimiter is not None:
-            tokens = [t.strip() for t in tokens]
-        values = [to_float(t, f"{name}, line {k}") for t in tokens]
+            row = [t.strip() for t in row]
         if ncol is None:
-            ncol = len(values)
-        elif len(values) != ncol:
-            raise ValueError(f"{name}, line {k}: {len(values)} values, expected {ncol} like "
+            ncol = len(row)
+        elif len(row) != ncol:
+            raise ValueError(f"{name}, line {k}: {len(row)} values, expected {ncol} like "
                              f"the first row")
-        rows.append(values)
-    if not rows:
+        tokens.extend(row)
+    if not tokens:
         raise ValueError(f"{name}: no numeric data found (empty file)")
-    return np.array(rows, dtype=float)
+    try:  # numpy parses decimal strings with correct rounding, like float()
+        values = np.array(tokens, dtype=float)
+    except ValueError:
+        for k, line in lines:  # find the culprit for the message
+            for t in line.split(delimiter):
+                to_float(t.strip(), f"{name}, line {k}")
+        raise
+    return values.reshape(len(lines), ncol)
 
 
 def parse_vector(text, name, length=None, what="values"):

@@ -11,6 +11,7 @@
   adjacent triangles' areas.
 """
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -213,7 +214,9 @@ def read_surface(path, *, verbose=None):
         frame = _gifti_frame(arrays["pointset"][0])
     else:
         try:
-            verts, tris = nib.freesurfer.read_geometry(path)[:2]
+            with warnings.catch_warnings():  # garbage files overflow in nibabel's reader
+                warnings.simplefilter("ignore", RuntimeWarning)
+                verts, tris = nib.freesurfer.read_geometry(path)[:2]
         except Exception as err:
             raise ValueError(f"{path}: not a FreeSurfer surface, GIFTI (.gii) or TVB surface "
                              f"(.zip) ({type(err).__name__}: {err})") from None
@@ -221,16 +224,22 @@ def read_surface(path, *, verbose=None):
         tris = np.asarray(tris, dtype=np.int64)
         normals = None
         frame = "mri"
-    if verts.ndim != 2 or verts.shape[1] != 3 or not np.isfinite(verts).all():
-        raise ValueError(f"{path}: vertices must be finite (n, 3), got {verts.shape}")
-    if tris.ndim != 2 or tris.shape[1] != 3:
-        raise ValueError(f"{path}: triangles must be (n, 3), got {tris.shape}")
-    if tris.size and (tris.min() < 0 or tris.max() >= verts.shape[0]):
-        raise ValueError(f"{path}: triangles index vertices outside [0, {verts.shape[0] - 1}]")
+    _check_mesh(verts, tris, path)
     if normals is not None:
         normals = _unit(normals)
     logger.info(f"Read surface {path}: {verts.shape[0]} vertices, {tris.shape[0]} triangles")
     return verts, tris, normals, frame
+
+
+def _check_mesh(verts, tris, where):
+    if verts.ndim != 2 or verts.shape[1] != 3 or not np.isfinite(verts).all():
+        raise ValueError(f"{where}: vertices must be finite (n, 3), got {verts.shape}")
+    if tris.ndim != 2 or tris.shape[1] != 3:
+        raise ValueError(f"{where}: triangles must be (n, 3), got {tris.shape}")
+    if tris.size == 0:
+        raise ValueError(f"{where}: surface has no triangles")
+    if tris.min() < 0 or tris.max() >= verts.shape[0]:
+        raise ValueError(f"{where}: triangles index vertices outside [0, {verts.shape[0] - 1}]")
 
 
 # --------------------------------------------------------------------------- labellings
@@ -349,6 +358,7 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
     if isinstance(surface, tuple):
         verts, tris = np.asarray(surface[0], dtype=float), np.asarray(surface[1], np.int64)
         normals, frame, sname = None, "unknown", "surface"
+        _check_mesh(verts, tris, f"{path} (surface)")
     else:
         verts, tris, normals, frame = read_surface(surface)
         sname = str(surface)
@@ -395,8 +405,6 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
         if hemi is not None:
             hemispheres = np.full(len(labels), hemi == "rh")
     n = len(labels)
-    if tris.size == 0:
-        raise ValueError(f"{sname}: surface has no triangles")
     vnormals, vareas = surface_geometry(verts, tris)
     if normals is not None:
         vnormals = normals
