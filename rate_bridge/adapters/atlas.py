@@ -248,7 +248,9 @@ def _check_mesh(verts, tris, where):
 def _read_annot(path):
     import nibabel as nib
     try:
-        codes, ctab, names = nib.freesurfer.read_annot(path)
+        with warnings.catch_warnings():  # garbage files overflow in nibabel's reader
+            warnings.simplefilter("ignore", RuntimeWarning)
+            codes, ctab, names = nib.freesurfer.read_annot(path)
     except Exception as err:
         raise ValueError(f"{path}: not a readable FreeSurfer .annot file ({err})") from None
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
