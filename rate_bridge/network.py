@@ -453,7 +453,7 @@ def _sparse_pair(weights, delays, n):
         D = delays.tocsr() if sp.issparse(delays) else np.asarray(delays, dtype=float)
         if D.shape != (n, n):
             raise ValueError(f"delays have shape {D.shape} for {n} regions")
-        dvals = np.asarray(D[rows, W.indices]).ravel()
+        dvals = np.asarray(D[rows, W.indices]).ravel() if W.nnz else np.zeros(0)
         if (dvals < 0).any() or not np.isfinite(dvals).all():
             raise ValueError("delays must be finite and >= 0 s")
     Dm = sp.csr_matrix((dvals, W.indices.copy(), W.indptr.copy()), shape=(n, n))

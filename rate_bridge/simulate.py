@@ -158,7 +158,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     try:
         module.run(arrays["x0"], arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
                    arrays["cptr"], arrays["cidx"], arrays["cw"], arrays["cdi"], arrays["cdf"],
-                   arrays["L"], hinit, drv, nsig, seeds, greg, n_steps, dt, rec_every,
+                   arrays["cinst"], arrays["L"], hinit, drv, nsig, seeds, greg, n_steps, dt, rec_every,
                    record_mode == "average", out, status)
     finally:
         if old_threads is not None:
@@ -353,8 +353,12 @@ def _arrays(net, spec, batch, initial_state, dt, n_steps, delay_mode, duration):
     cdi, cdf = steps(np.tile(D.data, (B, max(C, 1))) if C else np.zeros((B, 1)), "connectome")
     L = int(max(idi.max(initial=0) + (idf.max(initial=0) > 0), cdi.max(initial=0)
                 + (cdf.max(initial=0) > 0))) + 2
+    # number of edges shorter than one step, per member and coupling (summed at every stage)
+    cinst = np.zeros((B, max(C, 1)), dtype=np.int64)
+    for ci in range(C):
+        cinst[:, ci] = (cdi[:, ci * nnz:(ci + 1) * nnz] == 0).sum(axis=1)
     return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, cidx=cidx, cw=cw,
-                cdi=cdi, cdf=cdf, L=L)
+                cdi=cdi, cdf=cdf, cinst=cinst, L=L)
 
 
 def _history(net, spec, history, B, par, dt):

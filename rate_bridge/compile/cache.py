@@ -36,10 +36,12 @@ def kernel_for(spec):
     import numba
 
     from .. import __version__
-    key = structure_hash(spec.text(), __version__, numba.__version__, "v1")
-    if key in _LOADED:
-        return _LOADED[key]
+    text = spec.text()
+    if text in _LOADED:
+        return _LOADED[text]
     source = generate(spec)
+    # keyed by the generated source itself: any change of the code generator makes a new kernel
+    key = structure_hash(source, __version__, numba.__version__)
     name = f"rb_kernel_{key}"
     path = cache_dir() / f"{name}.py"
     if not path.exists() or path.read_text() != source:
@@ -52,5 +54,5 @@ def kernel_for(spec):
     sys.modules[name] = module
     module_spec.loader.exec_module(module)
     logger.debug(f"kernel {name} imported in {time.perf_counter() - t0:.3f} s from {path}")
-    _LOADED[key] = (module, source, key)
-    return _LOADED[key]
+    _LOADED[text] = (module, source, key)
+    return _LOADED[text]
