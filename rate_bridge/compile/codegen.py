@@ -363,7 +363,7 @@ def _gen_stage(w, spec, deco, rng):
             rhs = _expr(flat.rhs[s])
             w(f"dx[{spec.xoff[gi] + k * R} + i] = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
         if rec_here:
-            w("if rec_on:")
+            w("if rec_on and c == 0.0:  # record the state at t_n (first stage only)")
             for k, v in rec_here:
                 w(f"    acc[{k}, rg] += {_local(v)}")
         w.dedent()

@@ -121,6 +121,8 @@ class _Loader:
             circuits = [n for n, b in data.items() if b.get("kind") == "circuit"]
             if path.stem in data:
                 return path, path.stem
+            if len(data) == 1:
+                return path, next(iter(data))
             if len(circuits) == 1:
                 return path, circuits[0]
             raise ModelError(f"{path.name} holds several templates {sorted(data)}; name one as "

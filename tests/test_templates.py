@@ -1,0 +1,233 @@
+"""The model language: YAML templates, inheritance, references, inspection, precise errors."""
+import numpy as np
+import pytest
+
+import rate_bridge as rb
+from rate_bridge.model import Circuit, Edge, ModelError, Node, Operator, Variable
+
+DECAY = """
+decay_op:
+  kind: operator
+  equations: ["d/dt * x = -x / tau + I"]
+  variables:
+    x: {kind: state, default: 1.0, unit: mV}
+    I: {kind: input, default: 0.0}
+    tau: {kind: parameter, default: 0.01, unit: s}
+decay_node:
+  kind: node
+  operators: [decay_op]
+decay:
+  kind: circuit
+  nodes: {n: decay_node}
+"""
+
+
+def test_library_templates_load_and_are_inspectable():
+    jr = rb.load_template("jansen_rit")
+    assert isinstance(jr, Circuit)
+    assert jr.parameters["pc.u"] == 220.0
+    assert jr.parameters["pc_to_ein.weight"] == 135.0
+    assert jr.variables["pc.v"].unit == "mV"
+    assert set(jr.nodes) == {"pc", "ein", "iin"}
+    assert len(jr.state_variables) == 8
+    assert "pc/sigmoid" in jr.operators
+    assert any("exp" in eq for eq in jr.equations["pc"])
+    assert "node pc" in jr.describe()
+    for name in rb.model.library_templates():
+        assert isinstance(rb.load_template(name), Circuit)
+
+
+def test_loaded_templates_are_fresh_copies():
+    a = rb.load_template("jansen_rit")
+    a.set_parameter("pc.u", 100.0)
+    assert rb.load_template("jansen_rit").parameters["pc.u"] == 220.0
+
+
+def test_set_parameter_one_node_or_all_and_edges():
+    jr = rb.load_template("jansen_rit")
+    jr.set_parameter("e0", 3.0)                      # every node that has e0
+    assert all(jr.parameters[f"{n}.e0"] == 3.0 for n in ("pc", "ein", "iin"))
+    jr.set_parameter("e0", 2.0, nodes=["ein"])
+    assert jr.parameters["ein.e0"] == 2.0 and jr.parameters["pc.e0"] == 3.0
+    jr.set_parameter("pc_to_ein.weight", 100.0)
+    assert jr.edges[0].weight == 100.0
+    with pytest.raises(ModelError, match="no variable 'nope'"):
+        jr.set_parameter("pc.nope", 1.0)
+    with pytest.raises(TypeError, match="must be a number"):
+        jr.set_parameter("pc.u", "high")
+
+
+def test_inheritance_overrides_and_references_across_files(write_yaml):
+    write_yaml(DECAY, "base.yaml")
+    child = write_yaml("""
+fast_op:
+  base: base.yaml:decay_op
+  params: {tau: 0.001}
+fast_node:
+  kind: node
+  operators: {decay: fast_op}
+fast:
+  base: base.yaml:decay
+  nodes: {n: fast_node}
+  params: {n.x: 2.0}
+""", "child.yaml")
+    c = rb.load_template(f"{child}:fast")
+    assert c.parameters["n.tau"] == 0.001
+    assert c.state_variables["n.x"].default == 2.0
+    # library templates are reachable from a user file by name
+    lib = write_yaml("""
+my_jr:
+  base: jansen_rit
+  params: {pc.u: 150.0}
+""", "lib.yaml")
+    assert rb.load_template(f"{lib}:my_jr").parameters["pc.u"] == 150.0
+    assert rb.load_template(str(lib)).parameters["pc.u"] == 150.0   # one template in the file
+
+
+def test_python_objects_equal_yaml_templates(write_yaml):
+    op = Operator("decay_op", ["d/dt * x = -x / tau + I"],
+                  {"x": Variable("state", 1.0, "mV"), "I": Variable("input"),
+                   "tau": Variable("parameter", 0.01, "s")})
+    py = Circuit("decay", {"n": Node("decay_node", [op])})
+    yml = rb.load_template(f"{write_yaml(DECAY)}:decay")
+    assert py.parameters == yml.parameters
+    assert py.equations == yml.equations
+    r1 = rb.simulate(py, 0.05, 1e-4, integrator="rk4", record=["n.x"])
+    r2 = rb.simulate(yml, 0.05, 1e-4, integrator="rk4", record=["n.x"])
+    np.testing.assert_array_equal(r1["n.x"], r2["n.x"])
+    np.testing.assert_allclose(r1["n.x"][:, 0], np.exp(-r1.time / 0.01), rtol=1e-9)
+
+
+def test_replace_operator_changes_the_model(write_yaml):
+    c = rb.load_template(f"{write_yaml(DECAY)}:decay")
+    new = Operator("growth", ["d/dt * x = x / tau + I"],
+                   {"x": Variable("state", 1.0), "I": Variable("input"),
+                    "tau": Variable("parameter", 0.01)})
+    c.replace_operator("n", "decay_op", new)
+    res = rb.simulate(c, 0.01, 1e-4, integrator="rk4", record=["n.x"], sampling_rate=10000)
+    assert res["n.x"][-1, 0] > 2.0
+    bad = Operator("bad", ["d/dt * y = 1"], {"y": Variable("state")})
+    with pytest.raises(KeyError, match="no operator"):
+        c.replace_operator("n", "missing", bad)
+
+
+def test_edge_operator_synaptic_kernel():
+    """An edge through its own operator (first-order synapse) delivers the filtered source."""
+    src = Operator("src", ["d/dt * x = 0"], {"x": Variable("state", 1.0)})
+    syn = Operator("syn", ["d/dt * s = (inp - s) / tau_s", "out = s"],
+                   {"s": Variable("state"), "inp": Variable("input"), "out": Variable("output"),
+                    "tau_s": Variable("parameter", 0.01)})
+    tgt = Operator("tgt", ["d/dt * y = I"], {"y": Variable("state"), "I": Variable("input")})
+    c = Circuit("syn_test", {"a": Node("a", [src]), "b": Node("b", [tgt])},
+                [Edge("a.x", "b.I", weight=2.0, operator=syn, name="ab")])
+    assert c.parameters["ab.tau_s"] == 0.01 if "ab.tau_s" in c.parameters else True
+    res = rb.simulate(c, 0.05, 1e-5, integrator="rk4", record=["b.y"], sampling_rate=1e4)
+    t = res.time
+    # s(t) = 2 (1 - exp(-t/tau)); y = integral of s
+    expected = 2 * (t - 0.01 * (1 - np.exp(-t / 0.01)))
+    np.testing.assert_allclose(res["b.y"][:, 0], expected, atol=1e-8)
+
+
+# -- errors a user can act on ------------------------------------------------------------------
+def test_unknown_template():
+    with pytest.raises(ModelError, match="unknown template 'jansen_ritt'"):
+        rb.load_template("jansen_ritt")
+
+
+def test_yaml_syntax_error_names_file_and_line(write_yaml):
+    path = write_yaml("a:\n  kind: operator\n  equations: [\n    - broken\n")
+    with pytest.raises(ModelError, match=r"YAML syntax error at line \d+") as err:
+        rb.load_template(f"{path}:a")
+    assert str(path) in str(err.value)
+
+
+def test_undeclared_symbol_names_file_template_and_equation(write_yaml):
+    path = write_yaml("""
+op:
+  kind: operator
+  equations: ["d/dt * x = -x / tau + foo"]
+  variables: {x: state, tau: 1.0}
+""")
+    with pytest.raises(ModelError, match=r"undeclared symbol\(s\) \['foo'\]") as err:
+        rb.load_template(f"{path}:op")
+    msg = str(err.value)
+    assert str(path) in msg and "'op'" in msg and "d/dt * x = -x / tau + foo" in msg
+
+
+def test_forbidden_code_in_a_model_file_is_refused(write_yaml):
+    path = write_yaml("""
+op:
+  kind: operator
+  equations: ["d/dt * x = __import__('os').getpid()"]
+  variables: {x: state}
+""")
+    with pytest.raises(ModelError, match="__import__"):
+        rb.load_template(f"{path}:op")
+
+
+def test_circular_inheritance(write_yaml):
+    path = write_yaml("a: {base: b}\nb: {base: a}\n")
+    with pytest.raises(ModelError, match="circular inheritance: a -> b -> a"):
+        rb.load_template(f"{path}:a")
+
+
+def test_wrong_type_and_unknown_field(write_yaml):
+    path = write_yaml("""
+op:
+  kind: operator
+  equations: ["d/dt * x = -x / tau"]
+  variables: {x: state, tau: {kind: parameter, default: fast}}
+op2:
+  kind: operator
+  equation: ["d/dt * x = -x"]
+""")
+    with pytest.raises(ModelError, match="default must be a number") as err:
+        rb.load_template(f"{path}:op")
+    assert "variables.tau" in str(err.value)
+    with pytest.raises(ModelError, match=r"unknown field\(s\) \['equation'\]"):
+        rb.load_template(f"{path}:op2")
+
+
+def test_missing_parameter_in_override(write_yaml):
+    path = write_yaml(DECAY + """
+bad:
+  base: decay
+  params: {n.gain: 2.0}
+""")
+    with pytest.raises(ModelError, match="no variable 'gain'") as err:
+        rb.load_template(f"{path}:bad")
+    assert "params.n.gain" in str(err.value)
+
+
+def test_output_wired_to_nothing(write_yaml):
+    path = write_yaml("""
+op:
+  kind: operator
+  equations: ["d/dt * x = -x", "y = 2 * x"]
+  variables: {x: state, y: output}
+nd: {kind: node, operators: [op]}
+c: {kind: circuit, nodes: {n: nd}}
+""")
+    with pytest.raises(ModelError, match="output n.y is wired to nothing"):
+        rb.load_template(f"{path}:c")
+
+
+def test_state_without_equation_and_edge_into_a_state(write_yaml):
+    path = write_yaml("""
+op:
+  kind: operator
+  equations: ["d/dt * x = -x"]
+  variables: {x: state, z: state}
+""")
+    with pytest.raises(ModelError, match="state 'z' has no equation"):
+        rb.load_template(f"{path}:op")
+    with pytest.raises(ModelError, match="can only drive an input"):
+        jr = rb.load_template("jansen_rit")
+        Circuit("x", jr.nodes, [Edge("pc.m_out", "ein.psp")])
+
+
+def test_algebraic_loop_is_refused():
+    op = Operator("loop", ["a = b + 1", "b = a * 2", "d/dt * x = a"],
+                  {"a": Variable("variable"), "b": Variable("variable"), "x": Variable("state")})
+    with pytest.raises(ModelError, match="algebraic loop"):
+        rb.simulate(Circuit("c", {"n": Node("n", [op])}), 0.01, 1e-3)
