@@ -162,12 +162,14 @@ def test_nifti_label_volume(tmp_path):
     parc = read_parcellation(tmp_path / "atlas.nii.gz", lut=tmp_path / "lut.txt")
     assert parc.kind == "volume" and parc.coord_frame == "mni"
     assert parc.labels == ["Left-Thalamus", "Right-Putamen"]
+    assert parc.hemispheres.tolist() == [False, True]  # from FreeSurfer's Left-/Right- names
     np.testing.assert_array_equal(parc.label_values, [3, 8])
     np.testing.assert_allclose(parc.centroids, [[2 * 0.5 - 10, 3 * 0.5 + 20, 1.5 * 0.5],
                                                 [2 * 4 - 10, 3 * 2 + 20, 1.5 * 3]])
     np.testing.assert_allclose(parc.volumes, [8 * 9.0, 3 * 9.0])  # voxel = 2*3*1.5 mm³
     # no LUT: values as names; a dict LUT; exclusion
-    assert read_parcellation(tmp_path / "atlas.nii.gz").labels == ["3", "8"]
+    plain = read_parcellation(tmp_path / "atlas.nii.gz")
+    assert plain.labels == ["3", "8"] and plain.hemispheres is None
     assert read_parcellation(tmp_path / "atlas.nii.gz", lut={3: "t", 8: "p"},
                              exclude=["p"]).labels == ["t"]
     # the same data in metres gives the centroids in mm

@@ -17,6 +17,10 @@ L = np.array([[0.0, 12.5, 30.0],
 LABELS = ["lA1", "lV1", "rA1"]
 
 
+def _row(values, sep):
+    return sep.join(repr(float(v)) for v in values)
+
+
 def _full():
     return Connectome(W, L, LABELS, np.arange(9.0).reshape(3, 3) / 7, coord_frame="mni",
                       hemispheres=[False, False, True], cortical=[True, True, False],
@@ -57,7 +61,7 @@ def test_npz_keys_and_exact_round_trip(tmp_path):
 
 
 def test_csv_header_row_and_label_column(tmp_path):
-    (tmp_path / "head.csv").write_text("A,B,C\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in W))
+    (tmp_path / "head.csv").write_text("A,B,C\n" + "\n".join(_row(r, ",") for r in W))
     conn = read_connectome(tmp_path / "head.csv")
     assert conn.labels == ["A", "B", "C"]
     np.testing.assert_array_equal(conn.weights, W)
@@ -68,7 +72,7 @@ def test_csv_header_row_and_label_column(tmp_path):
     assert conn.labels == LABELS
     np.testing.assert_array_equal(conn.weights, W)
     # row labels only, no header
-    (tmp_path / "rows.tsv").write_text("".join(f"{lab}\t" + "\t".join(repr(float(v)) for v in r) + "\n"
+    (tmp_path / "rows.tsv").write_text("".join(f"{lab}\t{_row(r, chr(9))}\n"
                                                for lab, r in zip(LABELS, W)))
     assert read_connectome(tmp_path / "rows.tsv").labels == LABELS
 
@@ -81,7 +85,7 @@ def test_txt_whitespace_gz_and_second_file(tmp_path):
     np.testing.assert_array_equal(conn.weights, W)
     np.testing.assert_array_equal(conn.tract_lengths, L)
     with gzip.open(tmp_path / "w2.txt.gz", "wt") as f:
-        f.write("# a comment line\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in W))
+        f.write("# a comment line\n" + "\n".join(_row(r, ",") for r in W))
     np.testing.assert_array_equal(read_connectome(tmp_path / "w2.txt.gz").weights, W)
 
 

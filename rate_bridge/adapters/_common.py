@@ -74,12 +74,12 @@ def decode(data, name):
         raise ValueError(f"{name}: not a UTF-8 text file ({err})") from None
 
 
-def _lines(text):
-    """(line number, stripped line) of non-empty, non-comment lines."""
+def _lines(text, comments=True):
+    """(line number, stripped line) of non-empty (and, if ``comments``, non-``#``) lines."""
     out = []
-    for k, line in enumerate(text.splitlines(), start=1):
+    for k, line in enumerate(text.split("\n"), start=1):
         s = line.strip()
-        if s and not s.startswith("#"):
+        if s and not (comments and s.startswith("#")):
             out.append((k, s))
     return out
 
@@ -155,7 +155,7 @@ def parse_bools(text, name, length):
 
 def parse_labels(text, name):
     """One label per line; blank lines inside the list are an error (a missing label)."""
-    lines = text.splitlines()
+    lines = text.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     labels = []
@@ -227,8 +227,19 @@ def check_centres(centres, n, name, what="centres"):
     return c
 
 
+def check_writable_strings(strings, name, fmt, what="label"):
+    """Refuse empty strings and control/surrogate characters, which no text format keeps."""
+    import unicodedata
+    for lab in strings:
+        bad = [ch for ch in lab if unicodedata.category(ch) in ("Cc", "Cs")]
+        if bad:
+            raise ValueError(f"{name}: {what} {lab!r} cannot be written to {fmt}: it contains "
+                             f"control characters {bad[:3]}")
+
+
 def check_text_labels(labels, name, fmt):
     """Labels written to whitespace/text formats may not contain whitespace or be empty."""
+    check_writable_strings(labels, name, fmt)
     for lab in labels:
         if not lab or any(ch.isspace() for ch in lab):
             raise ValueError(f"{name}: label {lab!r} cannot be written to {fmt} (labels there "

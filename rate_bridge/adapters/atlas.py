@@ -407,6 +407,8 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
         if hemi is not None:
             hemispheres = np.full(len(labels), hemi == "rh")
     n = len(labels)
+    if hemispheres is None:
+        hemispheres = _hemis_from_labels(labels, path)
     vnormals, vareas = surface_geometry(verts, tris)
     if normals is not None:
         vnormals = normals
@@ -422,6 +424,14 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
                        f"{parc.empty_regions[:10]}")
     logger.info(f"Read {parc!r}")
     return parc
+
+
+def _hemis_from_labels(labels, path):
+    from .tvb import hemispheres_from_labels
+    hemis = hemispheres_from_labels(labels)
+    if hemis is not None:
+        logger.info(f"{path}: hemispheres inferred from labels")
+    return hemis
 
 
 def _read_lut(lut):
@@ -501,7 +511,8 @@ def _read_volume(path, lut, background, exclude, coord_frame, name):
     missing = sorted(set(names) - set(int(v) for v in values) - {background})
     if missing and len(names) < 100:
         logger.info(f"{path}: lookup-table values absent from the image: {missing[:10]}")
-    parc = Parcellation(C.check_labels(labels, len(labels), path), xyz,
+    labels = C.check_labels(labels, len(labels), path)
+    parc = Parcellation(labels, xyz, hemispheres=_hemis_from_labels(labels, path),
                         volumes=counts * voxel_volume, label_values=values,
                         coord_frame=coord_frame or frame, name=name)
     logger.info(f"Read {parc!r}")

@@ -20,7 +20,7 @@ _CENTRE_KEYS = ("centre", "center", "pos")
 
 
 def to_networkx(conn):
-    """Convert a connectome to a :class:`networkx.DiGraph` (exact inverse of :func:`from_networkx`).
+    """Convert a connectome to a :class:`networkx.DiGraph` (inverse of :func:`from_networkx`).
 
     Nodes are the region labels in region order, with attributes ``x``, ``y``, ``z`` (mm),
     ``hemisphere``, ``cortical``, ``ox``, ``oy``, ``oz``, ``area`` when known (scalar
@@ -198,8 +198,23 @@ def _as_bool(value, where, key):
 def read_graphml(path, *, speed=None, coord_frame=None, verbose=None):
     """Read a GraphML file (via :func:`networkx.read_graphml`) into a :class:`Connectome`.
 
-    See :func:`from_networkx` for the attributes used; node ids are the labels unless nodes
-    have a ``label`` attribute. Lengths in mm, delays in ms (with ``speed`` in m/s).
+    Parameters
+    ----------
+    path : str | path-like
+        The ``.graphml`` file. Node ids are the labels unless nodes have a ``label``
+        attribute; see :func:`from_networkx` for the attributes used (edge ``u -> v`` is
+        the connection from source u onto target v).
+    speed : float | None
+        Conduction speed in m/s to turn edge ``delay`` attributes (ms) into lengths (mm).
+    coord_frame : str | None
+        Frame of the node centres (default the graph's ``coord_frame`` or ``"unknown"``).
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    conn : Connectome
+        Regions in the file's node order; name from the graph or the file stem.
     """
     import networkx as nx
     path = C.check_exists(C.as_path(path))
@@ -218,13 +233,32 @@ def read_graphml(path, *, speed=None, coord_frame=None, verbose=None):
 
 @verbose
 def write_graphml(conn, path, *, overwrite=False, verbose=None):
-    """Write a connectome to GraphML (the graph of :func:`to_networkx`; floats written exactly).
+    """Write a connectome to GraphML: the graph of :func:`to_networkx`.
 
-    Returns the path.
+    Floats are written with Python's shortest exact representation, so :func:`read_graphml`
+    gives back identical values.
+
+    Parameters
+    ----------
+    conn : Connectome
+        The connectome.
+    path : str | path-like
+        Output ``.graphml`` file.
+    overwrite : bool
+        Replace an existing file.
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The written file.
     """
     import networkx as nx
     path = C.as_path(path)
     C.check_overwrite(path, overwrite)
+    C.check_writable_strings(conn.labels + [conn.name, conn.coord_frame], path, "GraphML",
+                             "string")
     nx.write_graphml(to_networkx(conn), path)
     logger.info(f"Wrote {conn!r} to {path}")
     return path

@@ -139,7 +139,7 @@ def _parse_labelled_table(text, path, delimiter=None, header=None):
 def _parse_region_table(text, path, n):
     """Region table ``label,x,y,z,...`` -> (labels, fields, coord_frame)."""
     coord_frame = None
-    lines = text.splitlines()
+    lines = text.split("\n")
     while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
         s = lines.pop(0).strip()[1:].strip()  # comments only before the header row
         if s.startswith("coord_frame="):
@@ -430,13 +430,32 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
 
 @verbose
 def write_npz(conn, path, *, overwrite=False, verbose=None):
-    """Write every field of a connectome to a NumPy ``.npz`` (read back exactly by
-    :func:`read_matrix`). Keys: ``weights`` ([target, source]), ``tract_lengths`` (mm),
-    ``labels``, ``name``, ``coord_frame`` and, when known, ``centres`` (mm), ``orientations``,
-    ``areas`` (mm²), ``hemispheres``, ``cortical``. Returns the path.
+    """Write every field of a connectome to a NumPy ``.npz`` file (no pickles).
+
+    Keys: ``weights`` (``[target, source]``), ``tract_lengths`` (mm), ``labels``, ``name``,
+    ``coord_frame`` and, when known, ``centres`` (mm), ``orientations``, ``areas`` (mm²),
+    ``hemispheres``, ``cortical``. :func:`read_matrix` reads it back exactly.
+
+    Parameters
+    ----------
+    conn : Connectome
+        The connectome.
+    path : str | path-like
+        Output file (written as given, ``.npz`` is not appended).
+    overwrite : bool
+        Replace an existing file.
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The written file.
     """
     path = C.as_path(path)
     C.check_overwrite(path, overwrite)
+    C.check_writable_strings(conn.labels + [conn.name, conn.coord_frame], path, ".npz",
+                             "string")
     arrays = {"weights": conn.weights, "tract_lengths": conn.tract_lengths,
               "labels": np.array(conn.labels, dtype=str),
               "name": np.array([conn.name], dtype=str),
@@ -457,7 +476,7 @@ def _write_table(path, labels, mat, delimiter):
     w.writerow([_CORNER] + list(labels))
     for lab, row in zip(labels, mat):
         w.writerow([lab] + [C.FLOAT_FMT % v for v in row])
-    path.write_text(buf.getvalue())
+    path.write_text(buf.getvalue(), encoding="utf-8")
 
 
 @verbose
@@ -468,17 +487,40 @@ def write_csv(conn, path, *, overwrite=False, verbose=None):
     labels: ``weights[target, source]``), ``<stem>_tract_lengths<ext>`` (mm, same layout) and,
     if the connectome has any per-region data or a coordinate frame,
     ``<stem>_regions<ext>`` (``label,x,y,z,hemisphere,cortical,ox,oy,oz,area`` as known;
-    centres in mm, areas in mm²). Floats have 17 significant digits. Returns the paths.
+    centres in mm, areas in mm²). Floats have 17 significant digits, so :func:`read_matrix`
+    reads the same values back (the name is not stored: it becomes the file stem).
+
+    Parameters
+    ----------
+    conn : Connectome
+        The connectome. Labels must not be empty, start/end with whitespace or hold line
+        breaks or control characters.
+    path : str | path-like
+        Output ``.csv`` or ``.tsv`` file.
+    overwrite : bool
+        Replace existing files.
+    verbose : bool | str | int | None
+        Log level for this call.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The written files.
     """
     path = C.as_path(path)
     ext = C.suffixes(path)
     if ext not in (".csv", ".tsv"):
         raise ValueError(f"{path}: write_csv writes .csv or .tsv files, got {ext!r}")
     delim = "," if ext == ".csv" else "\t"
+    C.check_writable_strings(conn.labels, path, "CSV")
+    C.check_writable_strings([conn.coord_frame], path, "CSV", "coord_frame")
     for lab in conn.labels:
-        if lab != lab.strip() or not lab or "\n" in lab or "\r" in lab:
-            raise ValueError(f"{path}: label {lab!r} cannot be written to CSV (leading/trailing "
-                             f"whitespace or line breaks would not survive)")
+        if not lab or lab != lab.strip() or any(c.isspace() and c != " " for c in lab):
+            raise ValueError(f"{path}: label {lab!r} cannot be written to CSV (empty labels, "
+                             f"leading/trailing whitespace and line breaks do not survive)")
+    if conn.coord_frame != conn.coord_frame.strip():
+        raise ValueError(f"{path}: coord_frame {conn.coord_frame!r} has leading/trailing "
+                         f"whitespace, which CSV does not keep")
     lengths_path = _sibling(path, "_tract_lengths")
     regions_path = _sibling(path, "_regions")
     for p in (path, lengths_path, regions_path):
@@ -498,15 +540,13 @@ def write_csv(conn, path, *, overwrite=False, verbose=None):
             arr = np.asarray(val, dtype=float).reshape(conn.n_regions, -1)
             blocks.append([[C.FLOAT_FMT % v for v in row] for row in arr])
     if cols or conn.coord_frame != "unknown":
-        if "\n" in conn.coord_frame:
-            raise ValueError(f"{path}: coord_frame {conn.coord_frame!r} has a line break")
         buf = io.StringIO()
         buf.write(f"# coord_frame={conn.coord_frame}\n")
         w = csv.writer(buf, delimiter=delim, lineterminator="\n")
         w.writerow(["label"] + cols)
         for k, lab in enumerate(conn.labels):
             w.writerow([lab] + [v for block in blocks for v in block[k]])
-        regions_path.write_text(buf.getvalue())
+        regions_path.write_text(buf.getvalue(), encoding="utf-8")
         written.append(regions_path)
     elif regions_path.exists():
         regions_path.unlink()  # overwrite=True: a stale table would be read back

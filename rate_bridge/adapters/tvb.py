@@ -215,7 +215,7 @@ def _parse_info(text):
 def _parse_centres(text, name, n):
     labels, coords = [], []
     n_cols = None
-    for k, line in C._lines(text):
+    for k, line in C._lines(text, comments=False):  # a label may start with '#'
         tokens = line.split()
         if n_cols is None:
             n_cols = len(tokens)
@@ -476,6 +476,6 @@ def write_tvb(conn, path, *, overwrite=False, verbose=None):
         for p in old:  # stale optional files (e.g. hemispheres.txt) would be read back
             p.unlink()
         for fname, content in files.items():
-            (path / fname).write_text(content)
+            (path / fname).write_text(content, encoding="utf-8")
     logger.info(f"Wrote {conn!r} to {path}")
     return path
