@@ -99,8 +99,11 @@ def test_read_tvb_folder(tmp_path):
     assert conn.name == "c76"
 
 
-def test_tvb_data_path_errors(monkeypatch):
+def test_tvb_data_path_errors(monkeypatch, tmp_path):
     _tvb_data()
+    with pytest.raises(FileNotFoundError, match=r"tvb-data ships connectivity_76\.zip.*"
+                                                r"tvb_data_path\('connectivity_76\.zip'\)"):
+        read_connectome(tmp_path / "connectivity_76.zip")
     with pytest.raises(FileNotFoundError, match="connectivity_77.zip"):
         tvb_data_path("connectivity_77.zip")
     with pytest.raises(ValueError, match="no connectome with 77 regions.*76"):
@@ -208,7 +211,7 @@ def test_missing_and_unreadable_archives(tmp_path):
     with pytest.raises(ValueError, match="several folders"):
         read_connectome(_zip(tmp_path / "two.zip", {"a/weights.txt": "1\n",
                                                     "b/tract_lengths.txt": "1\n"}))
-    with pytest.raises(FileNotFoundError, match="absent.zip"):
+    with pytest.raises(FileNotFoundError, match="absent.zip: no such file"):
         read_connectome(tmp_path / "absent.zip")
     # truncated zip: the first bytes of a real one
     good = _zip(tmp_path / "good.zip", GOOD)

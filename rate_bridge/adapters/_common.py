@@ -237,6 +237,15 @@ def check_writable_strings(strings, name, fmt, what="label"):
                              f"control characters {bad[:3]}")
 
 
+def check_writable_labels(labels, name, fmt):
+    """Labels must be non-blank and free of control characters to be written and read back."""
+    check_writable_strings(labels, name, fmt)
+    blank = [k for k, lab in enumerate(labels) if not lab.strip()]
+    if blank:
+        raise ValueError(f"{name}: empty labels at region indices {blank[:10]} cannot be "
+                         f"written to {fmt} (readers refuse missing labels)")
+
+
 def check_text_labels(labels, name, fmt):
     """Labels written to whitespace/text formats may not contain whitespace or be empty."""
     check_writable_strings(labels, name, fmt)

@@ -42,7 +42,9 @@ def read_connectome(source, *, verbose=None, **kwargs):
         return source.copy()
     if isinstance(source, nx.Graph):
         return from_networkx(source, **kwargs)
-    path = C.check_exists(C.as_path(source, "source"))
+    path = C.as_path(source, "source")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory{_tvb_hint(path)}")
     if path.is_dir():
         return read_tvb(path, **kwargs)
     ext = C.suffixes(path)
@@ -54,6 +56,18 @@ def read_connectome(source, *, verbose=None, **kwargs):
         return read_matrix(path, **kwargs)
     raise ValueError(f"{path}: unknown connectome file extension {ext!r}; supported: "
                      f"{list(READ_EXTS)}, a TVB folder or a networkx graph")
+
+
+def _tvb_hint(path):
+    """Point to tvb-data when a missing file has the name of one of its files."""
+    try:
+        from .tvb import tvb_data_path
+        found = tvb_data_path(path.name)
+    except (ImportError, FileNotFoundError, ValueError):
+        return ""
+    return (f" (tvb-data ships {path.name}: read it with "
+            f"rate_bridge.adapters.read_connectome(rate_bridge.adapters.tvb_data_path("
+            f"{path.name!r})), i.e. {found})")
 
 
 @verbose

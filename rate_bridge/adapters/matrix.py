@@ -454,8 +454,8 @@ def write_npz(conn, path, *, overwrite=False, verbose=None):
     """
     path = C.as_path(path)
     C.check_overwrite(path, overwrite)
-    C.check_writable_strings(conn.labels + [conn.name, conn.coord_frame], path, ".npz",
-                             "string")
+    C.check_writable_labels(conn.labels, path, ".npz")
+    C.check_writable_strings([conn.name, conn.coord_frame], path, ".npz", "string")
     arrays = {"weights": conn.weights, "tract_lengths": conn.tract_lengths,
               "labels": np.array(conn.labels, dtype=str),
               "name": np.array([conn.name], dtype=str),
