@@ -200,3 +200,19 @@ def test_npz_written_by_us_has_no_pickles(tmp_path):
     write_npz(_full(), tmp_path / "f.npz")
     with np.load(tmp_path / "f.npz", allow_pickle=False) as z:
         assert z["weights"].dtype == float and z["labels"].dtype.kind == "U"
+
+
+def test_real_csv_with_missing_value_codes_refused():
+    """tvb-data's Toronto pipeline CSVs code missing connections as -1: refused, not read."""
+    tvb_data = pytest.importorskip("tvb_data")
+    from pathlib import Path
+    path = Path(tvb_data.__file__).parent / "dti_pipeline_toronto" / \
+        "output_ConnectionDistanceMatrix.csv"
+    if not path.exists():
+        pytest.skip("this tvb-data version has no Toronto pipeline files")
+    with pytest.raises(ValueError, match=r"ConnectionDistanceMatrix\.csv: weights must be a "
+                                         r"square.*97 rows x 96 columns"):
+        read_connectome(path)  # a numeric header row of region ids, not detected
+    with pytest.raises(ValueError, match=r"ConnectionDistanceMatrix\.csv: weights must be "
+                                         r">= 0.*-1\.0"):
+        read_connectome(path, header=True)

@@ -260,7 +260,7 @@ def _pick(data, key, candidates, path, what, required):
 # --------------------------------------------------------------------------- reader
 
 
-def _weights_from(path, delimiter, header, transpose):
+def _weights_from(path, delimiter, header):
     """(weights, labels or None) of a .npy or text file."""
     ext = C.suffixes(path)
     if ext == ".npy":
@@ -357,7 +357,7 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
             if key in data:
                 stored[key] = _mat_strings(data[key], f"{path}[{key!r}]")[0]
     else:
-        weights, file_labels = _weights_from(path, delimiter, header, transpose)
+        weights, file_labels = _weights_from(path, delimiter, header)
     where = str(path)
     weights = C.check_weights(weights, where)
     n = weights.shape[0]
@@ -378,7 +378,7 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
                                  "weights", True)]
             len_labels = None
         else:
-            lengths, len_labels = _weights_from(lpath, delimiter, header, transpose)
+            lengths, len_labels = _weights_from(lpath, delimiter, header)
         lengths = C.check_weights(lengths, lpath, "tract_lengths")
         if transpose:
             lengths = lengths.T.copy()
