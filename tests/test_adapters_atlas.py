@@ -187,6 +187,7 @@ def test_mgz_label_volume(tmp_path):
     nib.save(nib.MGHImage(data.astype(np.int32), affine), tmp_path / "aseg.mgz")
     parc = read_parcellation(tmp_path / "aseg.mgz")
     np.testing.assert_allclose(parc.centroids[1], [-2, 26, 4.5])
+    assert parc.coord_frame == "scanner"
 
 
 def test_bad_volumes_refused(tmp_path):

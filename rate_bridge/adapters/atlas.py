@@ -487,7 +487,7 @@ def _read_volume(path, lut, background, exclude, coord_frame, name):
                 frame = str(img.header.get_value_label(f"{form}_code")).lower()
                 break
     else:
-        frame = "scanner_ras"
+        frame = "scanner"  # MGH vox2ras: scanner RAS
     names = _read_lut(lut)
     flat = data.ravel()
     values, inverse = np.unique(flat, return_inverse=True)
