@@ -183,7 +183,16 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     _gen_stage(w, spec, deco, rng)
     _gen_diffusion(w, spec, deco, rng)
     _gen_run(w, spec, deco, rng, par)
-    return "\n".join(w.lines) + "\n"
+    return _drop_idle_parallel("\n".join(w.lines) + "\n")
+
+
+def _drop_idle_parallel(source):
+    """Remove ``parallel=True`` from functions without a prange loop (numba warns on them)."""
+    blocks = source.split("\n@njit(")
+    for i, block in enumerate(blocks[1:], 1):
+        if "parallel=True" in block.split("\n", 1)[0] and "prange(" not in block:
+            blocks[i] = block.replace(", parallel=True)", ")", 1)
+    return "\n@njit(".join(blocks)
 
 
 def _describe(spec):
