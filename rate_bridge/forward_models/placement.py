@@ -265,6 +265,10 @@ def place_sources(ref_points, r0, inner_radius, *, axes=None, hemispheres=None,
     """
     ref = np.asarray(ref_points, float)
     pts = ref if all_points is None else np.asarray(all_points, float)
+    extent = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
+    if len(pts) > 1 and extent < 20.0:
+        raise ValueError(f"the source positions span only {extent:.3g} mm; positions must be "
+                         f"in mm (were they given in m?)")
     if axes is None:
         axes, why = infer_axes(ref, hemispheres, coord_frame)
         if "unknown" in why:

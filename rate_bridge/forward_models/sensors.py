@@ -111,6 +111,10 @@ def make_sensor_info(montage="biosemi64", *, meg=False, sfreq=1000.0):
         if not pos or any(v.shape != (3,) or not np.isfinite(v).all() for v in pos.values()):
             raise ValueError("a montage dict must map channel names to finite (x, y, z) "
                              "positions in mm")
+        spread = np.ptp(np.array(list(pos.values())), axis=0).max() * 1e3
+        if len(pos) > 1 and spread < 20.0:
+            raise ValueError(f"the electrode positions span only {spread:.3g} mm; a montage "
+                             f"dict takes positions in mm (were they given in m?)")
         montage = mne.channels.make_dig_montage(ch_pos=pos, coord_frame="head")
     if montage is not None:
         validate_type(montage, mne.channels.DigMontage, "montage",

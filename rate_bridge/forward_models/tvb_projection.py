@@ -255,9 +255,9 @@ def from_tvb_projection(conn, projection="projection_eeg_65_surface_16k.npy",
         tvb-data file names or paths; ``projection`` may be an array (n_sensors, n_vertices)
         and ``region_mapping`` an int array (n_vertices,).
     mode : "mean" | "sum"
-    head : TVBHead | None
+    head : TVBHead | None | False
         For source estimates on the cortex (``read_tvb_head()`` by default when the cortex
-        matches the projection's vertex count).
+        matches the projection's vertex count); False for none.
     kind : "eeg" | "meg" | None
         Sensor type; from the file name by default.
     verbose : bool | str | int | None
@@ -328,7 +328,7 @@ def from_tvb_projection(conn, projection="projection_eeg_65_surface_16k.npy",
             head = read_tvb_head(region_labels=conn.labels, shells=None)
         except (ImportError, FileNotFoundError):
             head = None
-    if head is not None and head.cortex.n_vertices == len(rm):
+    if head is not None and head is not False and head.cortex.n_vertices == len(rm):
         hemis = np.where(conn.hemispheres[np.maximum(rm, 0)], "rh", "lh") \
             if conn.hemispheres is not None else np.where(head.cortex.rr[:, 0] > 0, "rh", "lh")
         verts, order = [], []
