@@ -168,6 +168,10 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     logger.info(f"simulated {B} x {R} region(s), {n_steps} steps in {t_run:.3f} s "
                 f"(kernel ready in {t_kernel:.3f} s)")
 
+    for k, name in enumerate(record):          # regions whose circuit lacks a variable: NaN
+        for g in net.groups:
+            if name not in g["flat"].variables:
+                out[:, k, :, g["regions"]] = np.nan
     times = np.arange(n_samples) * rec_every * dt
     units = net.units
     results = ResultBatch()
