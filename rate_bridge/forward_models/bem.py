@@ -4,7 +4,11 @@ MNE builds BEMs from a FreeSurfer subject folder (:func:`mne.make_bem_model`); s
 as files or arrays are written with :func:`mne.write_surface` into a temporary
 ``subjects_dir`` first, so only MNE's public API is used. The solution
 (:func:`mne.make_bem_solution`) is cached on disk, keyed by a hash of the meshes and
-conductivities (``$RATE_BRIDGE_CACHE/bem`` or ``~/.cache/rate_bridge/bem``).
+conductivities (``$RATE_BRIDGE_CACHE/bem`` or ``~/.cache/rate_bridge/bem``), as a
+``-sol.fif`` any MNE code can read. FIF stores the solution in float32, so a freshly computed
+BEM is always read back from its cache file: models are identical whether the cache was hit or
+not (without a cache, ``cache_dir=False``, the float64 solution is used; coarse 3-layer EEG gains
+then differ by up to a few percent).
 
 Meshes can be decimated without VTK: ``ico=3``/``4`` resamples each (star-shaped) surface on an
 icosphere by casting rays from the inner skull's centroid (:func:`~.surfaces.remesh_radial`),
@@ -99,7 +103,8 @@ def make_bem(surfaces, *, conductivity=None, ico=4, trans=None, cache_dir=None, 
     Returns
     -------
     bem : mne.bem.ConductorModel
-        The solution; ``bem.surfaces_mm`` holds the (remeshed) layers as Surfaces.
+        The solution; ``bem.surfaces_mm`` holds the (remeshed) layers as Surfaces,
+        ``bem.input_surfaces_mm`` the surfaces as given.
     """
     import mne
     layers = _as_layers(surfaces, trans)
@@ -108,6 +113,7 @@ def make_bem(surfaces, *, conductivity=None, ico=4, trans=None, cache_dir=None, 
     conductivity = tuple(float(c) for c in conductivity)
     if len(conductivity) != len(layers):
         raise ValueError(f"{len(conductivity)} conductivities for {len(layers)} surfaces")
+    given = layers
     if ico is not None:
         centre = layers[0].rr.mean(0)
         layers = [remesh_radial(s, int(ico), centre=centre) for s in layers]
@@ -119,7 +125,7 @@ def make_bem(surfaces, *, conductivity=None, ico=4, trans=None, cache_dir=None, 
         if fname.exists():
             logger.info(f"BEM solution from cache {fname}")
             sol = mne.read_bem_solution(str(fname), verbose=False)
-            sol.surfaces_mm = layers
+            sol.surfaces_mm, sol.input_surfaces_mm = layers, given
             return sol
     with tempfile.TemporaryDirectory(prefix="rate_bridge_bem_") as tmp:
         write_subject(tmp, "rb_bem", bem=dict(zip(LAYERS, layers)))
@@ -135,7 +141,10 @@ def make_bem(surfaces, *, conductivity=None, ico=4, trans=None, cache_dir=None, 
         fname.parent.mkdir(parents=True, exist_ok=True)
         mne.write_bem_solution(str(fname), sol, overwrite=True, verbose=False)
         logger.info(f"BEM solution cached in {fname}")
-    sol.surfaces_mm = layers
+        # use what the cache holds (FIF stores float32), so a model is the same whether its
+        # BEM was just computed or read back
+        sol = mne.read_bem_solution(str(fname), verbose=False)
+    sol.surfaces_mm, sol.input_surfaces_mm = layers, given
     return sol
 
 
@@ -170,8 +179,9 @@ def fit_points_to_surface(points, surface, *, n_iter=50):
     """
     from scipy.spatial import cKDTree
     p = np.asarray(points, float)
-    rr = surface.rr
-    top = rr[rr[:, 2] > rr[:, 2].mean()]
+    # vertices and triangle centroids: nearest-point matching on a denser sampling
+    rr = np.r_[surface.rr, surface.rr[surface.tris].mean(1)]
+    top = surface.rr[surface.rr[:, 2] > surface.rr[:, 2].mean()]
     cp, rp = fit_sphere(p)
     cs, rs = fit_sphere(top)
     s = rs / rp
@@ -269,7 +279,8 @@ def from_bem(conn, surfaces=None, montage="biosemi64", *, bem=None, meg=False, s
             "conductivity": [float(s["sigma"]) for s in bem["surfs"]]}
     if has_eeg and (align_sensors is True or (align_sensors == "auto" and
                                               isinstance(montage, str))):
-        info, prov["sensor_fit"] = _aligned_info(info, scalp)
+        given = getattr(bem, "input_surfaces_mm", None) or layers
+        info, prov["sensor_fit"] = _aligned_info(info, given[-1])
     r0 = inner.rr.mean(0)
 
     def inside(pts, margin):

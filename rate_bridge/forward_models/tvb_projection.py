@@ -132,12 +132,14 @@ class TVBHead:
         Electrodes in the head frame (mm).
     shells : dict of Surface
         ``inner_skull``, ``outer_skull``, ``outer_skin`` in the head frame.
+    shells_to_head : ndarray, shape (4, 4) | None
+        The shells' file frame -> head (mm).
     fits : dict
         Registration numbers (translations, residuals in mm).
     """
 
     def __init__(self, cortex, cortex_to_head, eeg_names, eeg_pos, shells, fits,
-                 scs_to_head):
+                 scs_to_head, shells_to_head=None):
         self.cortex = cortex
         self.cortex_to_head = cortex_to_head
         self.eeg_names = eeg_names
@@ -145,6 +147,7 @@ class TVBHead:
         self.shells = shells
         self.fits = fits
         self.scs_to_head = scs_to_head
+        self.shells_to_head = shells_to_head
 
     def eeg_montage(self):
         """The electrodes as a DigMontage in the head frame."""
@@ -217,6 +220,7 @@ def read_tvb_head(*, cortex="cortex_16384.zip", region_mapping="regionMapping_16
     placement = Placement(ctx_to_head, axes="ALS", info={
         "method": "tvb-data registration", **fits})
     shell_surfs = {}
+    shells_to_head = None
     if shells:
         keys = ("inner_skull", "outer_skull", "outer_skin")
         if len(shells) != 3:
@@ -228,11 +232,12 @@ def read_tvb_head(*, cortex="cortex_16384.zip", region_mapping="regionMapping_16
                      "runner_up_residual_mm": round(runner, 2)})
         logger.info(f"TVB shells -> cortex: residual {res:.1f} mm (next best rotation "
                     f"{runner:.1f} mm)")
+        shells_to_head = ctx_to_head @ trans
         for key, s in zip(keys, raw):
-            shell_surfs[key] = s.transformed(ctx_to_head @ trans)
+            shell_surfs[key] = s.transformed(shells_to_head)
     head_ctx = ctx.transformed(ctx_to_head)
     return TVBHead(head_ctx, placement, names, apply_trans(scs_to_head, pos), shell_surfs, fits,
-                   scs_to_head)
+                   scs_to_head, shells_to_head)
 
 
 @verbose
