@@ -64,9 +64,11 @@ def validate_type(value, types, name, type_name=None):
     return value
 
 
-def progress_bar(iterable=None, *, total=None, desc=None, verbose=None):
-    """MNE's progress bar (``mne.utils.ProgressBar``); silent unless logging is at INFO or lower."""
-    from mne.utils import ProgressBar
+def progress_bar(iterable, *, desc=None, verbose=None):
+    """MNE's progress bar (``mne.utils.ProgressBar``) over ``iterable`` when logging is at INFO
+    or lower; the bare iterable otherwise."""
     level = _to_level(verbose) or logger.level
-    return ProgressBar(iterable, max_value=total, mesg=desc or "",
-                       disable=level > logging.INFO)
+    if level > logging.INFO:
+        return iterable
+    from mne.utils import ProgressBar
+    return ProgressBar(iterable, mesg=desc or "")
