@@ -3,6 +3,7 @@
 Connectomes and results are built here directly (tvb-data's connectivity_76.zip read with
 zipfile + numpy) so the tests do not depend on the adapters or the simulator.
 """
+import functools
 import io
 import os
 import zipfile
@@ -60,32 +61,56 @@ def make_result(labels, n_times=2000, sfreq=1000.0, model="jansen_rit", var="pc.
     return Result(t, rec, labels, {k: "mV" for k in rec}, prov)
 
 
+# Heavy objects are cached per process: fixtures imported into several test modules are
+# registered once per module by pytest, so their own caching alone would rebuild them.
+@functools.lru_cache(maxsize=None)
+def _conn76():
+    return read_conn76()
+
+
+@functools.lru_cache(maxsize=None)
+def _fm76():
+    from rate_bridge.forward_models import from_sphere
+    return from_sphere(_conn76(), montage="biosemi64")
+
+
+@functools.lru_cache(maxsize=None)
+def _tvb_head():
+    from rate_bridge.forward_models import read_tvb_head
+    return read_tvb_head(region_labels=_conn76().labels)
+
+
+@functools.lru_cache(maxsize=None)
+def _fm_cortex():
+    import warnings
+    from rate_bridge.forward_models import from_sphere
+    head = _tvb_head()
+    info = head.eeg_info(exclude=("IO1", "IO2"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ~600 frontal vertices dropped
+        return from_sphere(_conn76(), montage=info, surface=head.cortex, mode="mean")
+
+
 @pytest.fixture(scope="session")
 def conn76():
-    return read_conn76()
+    pytest.importorskip("tvb_data")
+    return _conn76()
 
 
 @pytest.fixture(scope="session")
 def fm76(conn76):
-    from rate_bridge.forward_models import from_sphere
-    return from_sphere(conn76, montage="biosemi64")
+    return _fm76()
 
 
 @pytest.fixture(scope="session")
 def tvb_head(conn76):
-    from rate_bridge.forward_models import read_tvb_head
-    return read_tvb_head(region_labels=conn76.labels)
+    return _tvb_head()
 
 
 @pytest.fixture(scope="session")
 def fm_cortex(conn76, tvb_head):
     """Sphere forward with sources at tvb-data's 16k cortical vertices, TVB's electrodes."""
-    import warnings
-    from rate_bridge.forward_models import from_sphere
-    info = tvb_head.eeg_info(exclude=("IO1", "IO2"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # ~600 frontal vertices dropped
-        return from_sphere(conn76, montage=info, surface=tvb_head.cortex, mode="mean")
+    return _fm_cortex()
 
 
 @pytest.fixture(scope="session")

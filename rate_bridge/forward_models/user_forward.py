@@ -108,8 +108,9 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
         none) of every source in ``vertno`` order (lh then rh), of every source-space point, or
         a list with one array per source space.
     names : list of str | Connectome | None
-        Region labels: reorders/selects the regions (by name) for label inputs; names the
-        region indices of a region mapping (default ``"r0", "r1", ...``).
+        Region labels: reorders/selects the regions (by name; ``"X"`` also matches an
+        annotation's ``"X-lh"``/``"X-rh"``) for label inputs; names the region indices of a
+        region mapping (default ``"r0", "r1", ...``).
     mode : "mean" | "sum" | "dipole"
         Region gain from the sources' fixed-orientation gains (normal to the cortex):
         ``"mean"`` (default) -- the region signal is the region's total moment, spread equally
@@ -196,6 +197,14 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
                                        for n in fwd["sol"]["row_names"]])
     if wanted is not None:
         pos = {n: k for k, n in enumerate(lab_names)}
+        # annotation labels are named "<name>-lh"/"<name>-rh": match the bare names too
+        stripped = {}
+        for k, n in enumerate(lab_names):
+            if n.endswith(("-lh", "-rh")):
+                stripped.setdefault(n[:-3], []).append(k)
+        for n, ks in stripped.items():
+            if n not in pos and len(ks) == 1:
+                pos[n] = ks[0]
         missing = [n for n in wanted if n not in pos]
         if missing:
             raise ValueError(f"names {missing[:10]} are not among the labels "
