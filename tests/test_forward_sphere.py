@@ -215,3 +215,20 @@ def test_placement_object():
     np.testing.assert_allclose(plc.apply_vectors([[0, 0, 5]]), [[0, 0, 1]])
     with pytest.raises(ValueError, match="4 x 4"):
         Placement(np.eye(3))
+
+
+def test_cortex_in_tvb_frame_auto_placement(conn76):
+    """A surface in the connectome's frame (adapters' Parcellation) is placed like the centres:
+    reoriented, centred and shrunk to fit; nothing is dropped."""
+    from rate_bridge.adapters import read_tvb_parcellation
+    parc = read_tvb_parcellation(76)
+    fm = from_sphere(conn76, montage="biosemi64", surface=parc)
+    plc = fm.provenance["placement"]
+    assert plc["axes"] == "ALS" and 0.7 < plc["scale"] < 1.0
+    assert fm.dropped == {"n_sources": 0, "regions": []}
+    assert fm.source_map.kind == "surface" and np.isfinite(fm.gain).all()
+    # occipital regions project to occipital electrodes
+    v1 = fm.gain[:, conn76.labels.index("rV1")]
+    v1 = np.abs(v1 - v1.mean())
+    assert fm.ch_names[int(np.argmax(v1))] in ("O2", "Oz", "PO8", "PO4", "POz", "O1", "Iz",
+                                               "P10", "P8", "PO7")

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import logger, progress_bar, verbose
 from .signals import SourceSignal, region_order, resolve_moment_scale
 
 _UNITS = {"eeg": "V", "mag": "T", "grad": "T/m"}
@@ -212,7 +212,10 @@ class ForwardModel:
         const = g_res[:, index] @ offset                  # the removed mean, per channel
         data = np.empty((gain.shape[0], n_times))
         block_size = max(1, int(block_size))
-        for start in range(0, n_times, block_size):
+        starts = range(0, n_times, block_size)
+        if len(starts) > 20:
+            starts = progress_bar(starts, desc="projecting to sensors")
+        for start in starts:
             stop = min(start + block_size, n_times)
             data[:, start:stop] = g_res @ sig.block(start, stop).T
         if demean:
@@ -389,7 +392,7 @@ class ForwardModel:
                                  f"must share it")
         data = []
         meta = None
-        for r in results:
+        for r in progress_bar(results, desc="projecting trials"):
             d, meta = self._sensor_data(r, signal, moment_scale, demean, 20000)
             data.append(d)
         data = np.stack(data)

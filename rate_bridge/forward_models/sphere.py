@@ -131,8 +131,7 @@ def from_sphere(conn, montage="biosemi64", *, meg=False, surface=None, orientati
         forward solution on the same sources.
     """
     info = make_sensor_info(montage, meg=meg)
-    eeg_info = info
-    cond = make_sphere(eeg_info, sphere, relative_radii=relative_radii, sigmas=sigmas)
+    cond = make_sphere(info, sphere, relative_radii=relative_radii, sigmas=sigmas)
     r0, r_inner, r_scalp = sphere_geometry(cond)
     sources = make_sources(conn, surface=surface, orientation=orientation, placement=placement,
                            axes=axes, offset=offset, scale=scale, r0=r0, inner_radius=r_inner)

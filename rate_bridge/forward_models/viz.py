@@ -6,6 +6,8 @@ import numpy as np
 
 from ..utils import logger
 
+_POWER_UNITS = {"eeg": (1e12, "µV²"), "mag": (1e30, "fT²"), "grad": (1e26, "(fT/cm)²")}
+
 
 @contextlib.contextmanager
 def agg_backend():
@@ -70,9 +72,11 @@ def save_psd_topomap(raw, fname, *, fmin=1.0, fmax=45.0, band=None, ch_type=None
         info = mne.pick_info(raw.info, mne.pick_types(raw.info, meg=ch_type if ch_type != "eeg"
                                                       else False, eeg=ch_type == "eeg",
                                                       exclude="bads"))
-        im, _ = mne.viz.plot_topomap(10 * np.log10(power), info, axes=axes[1], show=False,
-                                     ch_type=ch_type)
-        fig.colorbar(im, ax=axes[1], shrink=0.7, label="dB")
+        scale, unit = _POWER_UNITS[ch_type]
+        db = 10 * np.log10(np.maximum(power * scale, 1e-300))
+        im, _ = mne.viz.plot_topomap(db, info, axes=axes[1], show=False, ch_type=ch_type,
+                                     cmap="viridis", vlim=(db.min(), db.max()))
+        fig.colorbar(im, ax=axes[1], shrink=0.7, label=f"dB re 1 {unit}/Hz")
         axes[1].set_title(f"{ch_type} power {band[0]:.1f}-{band[1]:.1f} Hz")
         fname.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(fname, dpi=dpi, bbox_inches="tight")
