@@ -8,8 +8,7 @@ import pytest
 
 import rate_bridge as rb
 from rate_bridge.forward_models import ForwardModel, from_gain, from_sphere
-from test_forward_common import (conn76, fm76, make_result, small_conn,  # noqa: F401
-                                 tvb_path)
+from test_forward_common import conn76, fm76, make_result, small_conn  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -454,7 +454,10 @@ class ForwardModel:
 
     # -- plots ------------------------------------------------------------------------------
     def save_sensor_plots(self, raw, fname, **kwargs):
-        """Save a PNG of the sensor PSD and a band-power topomap (see :func:`~.viz.save_psd_topomap`)."""
+        """Save a PNG of the sensor PSD and a band-power topomap.
+
+        See :func:`~rate_bridge.forward_models.viz.save_psd_topomap`.
+        """
         from .viz import save_psd_topomap
         return save_psd_topomap(raw, fname, **kwargs)
 

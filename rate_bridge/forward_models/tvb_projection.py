@@ -12,19 +12,23 @@ mm) as follows; :func:`read_tvb_head` does it at run time and records the number
 * **sensor frame** -- ``sensors/eeg_brainstorm_65.txt`` and ``meg_brainstorm_276.txt``:
   Brainstorm's subject coordinate system (SCS/CTF: ALS axes, origin between the pre-auricular
   points), mm. Its offset to the cortex frame is found by a translation-only ICP of the
-  electrodes onto ``scalp_1082`` (electrodes sit on the scalp): about (-11, 0, -61) mm with a
-  ~4 mm mean electrode-scalp distance.
+  electrodes onto ``scalp_1082`` (electrodes sit on the scalp): (-10.4, 0.2, -61.3) mm with a
+  4.2 mm mean electrode-scalp distance.
 * **shell frame** -- ``surfaceData/{inner_skull,outer_skull,outer_skin}_4096.zip``: axes LPS
   (x left, y posterior, z up), mm; registered onto the cortex by trying the 24 axis
   permutations with a translation ICP of the inner skull onto the cortex (best: LPS, residual
-  ~5 mm vs ~6.5 mm for the runner-up). These shells hug the cortex closely (skull ~1.5 mm,
-  scalp ~1 mm thick): fine for testing BEM code, crude as a head model.
+  5.2 mm vs 6.5 mm for the runner-up, a 180-degree turn about z). These shells hug the cortex
+  closely (skull ~1.5 mm, scalp ~1 mm thick, and the cortex's inferior temporal surface pokes
+  through the inner skull by ~2 mm): fine for exercising BEM code, crude as a head model.
 * **head frame** -- SCS rotated to MNE's axes: ``head = axes_matrix("ALS") @ scs``.
 
 Projection matrices (``projectionMatrix/projection_eeg_65_surface_16k.npy``, ``..._meg_276_...``)
 are per-vertex lead fields of ``cortex_16384`` on those sensors, taken to be V/(A·m) (EEG) and
-T/(A·m) (MEG): their magnitudes match our sphere model's within a small factor (measured in the
-tests). Rows that are NaN (e.g. the infra-orbital IO1/IO2 electrodes) are dropped and reported.
+T/(A·m) (MEG). With the registration above, region topographies (average reference, vertex
+gains combined per region of ``regionMapping_16k_76``) of our 4-shell sphere model correlate
+with TVB's EEG matrix at a median r = 0.988; TVB's gains are ~3x smaller than the sphere's
+(median norm ratio 0.33), a realistic-BEM vs sphere difference or a unit convention we cannot
+check. Rows that are NaN (the infra-orbital IO1/IO2 electrodes) are dropped and reported.
 """
 import os
 from pathlib import Path
@@ -35,7 +39,7 @@ from ..utils import logger, verbose
 from .model import ForwardModel, SourceMap
 from .placement import (Placement, apply_trans, axes_matrix, fit_sphere, icp_translation,
                         register_axis_aligned)
-from .surfaces import Surface, read_surface
+from .surfaces import read_surface
 
 _DIRS = {"connectivity": ("connectivity_",), "surfaceData": ("cortex_", "scalp_", "inner_skull",
                                                               "outer_skull", "outer_skin",
