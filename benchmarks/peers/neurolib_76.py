@@ -109,9 +109,10 @@ def main(argv=None):
     for k, v in init.items():
         p[k] = np.array(v, copy=True)
     p["duration"] = args.duration * 1e3
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     model.run()
     t_run = time.perf_counter() - t3
+    c_run = time.process_time() - c3
 
     out_var = model.default_output
     x = np.asarray(model.outputs[out_var])          # (N, n_samples)
@@ -131,6 +132,8 @@ def main(argv=None):
         "workload": f"{args.model}76",
         "model": Model.__name__,
         "seconds": t_run,
+        "cpu_seconds": c_run,
+        "loadavg_1min_end": os.getloadavg()[0],
         "setup_seconds": t_setup,
         "compile_seconds": t_warm,
         "warmup_duration": args.warmup_duration * 1e3,

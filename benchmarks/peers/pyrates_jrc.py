@@ -27,6 +27,7 @@ Prints ONE JSON line.  Timing fields:
                         minus ``compile_seconds``
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,13 +43,16 @@ def parse_args(argv=None):
     ap.add_argument("--dt", type=float, default=1e-4, help="Euler step in s (default 1e-4)")
     ap.add_argument("--sampling", type=float, default=1e-3, help="recording step in s (default 1e-3 = 1 kHz)")
     ap.add_argument("--u", type=float, default=220.0, help="constant extrinsic input to pc/rpo_e_in/u in 1/s (default 220)")
-    ap.add_argument("--backend", choices=["default", "numba"], default="default",
+    ap.add_argument("--backend", choices=["default", "numba", "jax"], default="default",
                     help="'default' = PyRates numpy backend; 'numba' = numpy backend with the generated "
-                         "vector field wrapped in numba.njit (PyRates' `decorator=` hook)")
+                         "vector field wrapped in numba.njit (PyRates' `decorator=` hook); 'jax' = PyRates "
+                         "jax backend (whole Euler loop fused by jax.lax.scan; needs `pip install jax`)")
     ap.add_argument("--precision", choices=["float64", "float32"], default="float64",
                     help="PyRates float_precision (PyRates' own default is float32; default here float64)")
     return ap.parse_args(argv)
 
+
+BACKEND_NOTE = {"default": "(numpy)", "numba": "(numpy+numba.njit decorator)", "jax": "(jax.lax.scan)"}
 
 def summarize(t, v):
     import numpy as np
@@ -82,6 +86,27 @@ def _stdout_to_stderr():
     return os.fdopen(real, "w")
 
 
+def _compile_listener():
+    """numba event listener summing wall and CPU time of (outermost) numba:compile events."""
+    import numba.core.event as nev
+
+    class CompileTimer(nev.Listener):
+        def __init__(self):
+            self.depth, self.wall, self.cpu = 0, 0.0, 0.0
+
+        def on_start(self, event):
+            if self.depth == 0:
+                self._w, self._c = time.perf_counter(), time.process_time()
+            self.depth += 1
+
+        def on_end(self, event):
+            self.depth -= 1
+            if self.depth == 0:
+                self.wall += time.perf_counter() - self._w
+                self.cpu += time.process_time() - self._c
+    return CompileTimer()
+
+
 def main(argv=None):
     args = parse_args(argv)
     real_stdout = _stdout_to_stderr()
@@ -96,24 +121,37 @@ def main(argv=None):
     from pyrates import CircuitTemplate
     from pyrates.backend.computegraph import ComputeGraph
     kw = {}
-    compile_box = {"t": 0.0}
+    compile_box = {"t": 0.0, "cpu": 0.0}
+    jax_box = {"t": 0.0, "on": False}
     if args.backend == "numba":
         import numba
         from numba import njit
         import numba.core.event as nev
         kw = dict(decorator=njit)
+    elif args.backend == "jax":
+        import jax
+        import jax.monitoring as jmon
+
+        def _jax_compile_events(name, duration, **_):
+            # XLA tracing/lowering/compilation inside PyRates' solver call
+            if jax_box["on"] and "/compile/" in name:
+                jax_box["t"] += duration
+        jmon.register_event_duration_secs_listener(_jax_compile_events)
     t_import = time.perf_counter() - t0
 
     # time PyRates' integration loop (ComputeGraph.run) without touching its source
-    solve_box = {"t": 0.0}
+    solve_box = {"t": 0.0, "cpu": 0.0}
     orig_run = ComputeGraph.run
 
     def timed_run(self, *a, **k):
-        ts = time.perf_counter()
+        ts, cs = time.perf_counter(), time.process_time()
+        jax_box["on"] = True
         try:
             return orig_run(self, *a, **k)
         finally:
+            jax_box["on"] = False
             solve_box["t"] += time.perf_counter() - ts
+            solve_box["cpu"] += time.process_time() - cs
     ComputeGraph.run = timed_run
 
     t1 = time.perf_counter()
@@ -122,17 +160,18 @@ def main(argv=None):
         jrc.update_var(node_vars={"pc/rpo_e_in/u": args.u})
     t_load = time.perf_counter() - t1
 
+    ctimer = _compile_listener()
+    ctx = nev.install_listener("numba:compile", ctimer) if args.backend == "numba" else contextlib.nullcontext()
     t2 = time.perf_counter()
-    if args.backend == "numba":
-        with nev.install_timer("numba:compile", lambda dt: compile_box.__setitem__("t", compile_box["t"] + dt)):
-            res = jrc.run(simulation_time=args.duration, step_size=args.dt, sampling_step_size=args.sampling,
-                          outputs={"ve": "pc/rpo_e_in/v", "vi": "pc/rpo_i/v"}, solver="euler",
-                          backend="default", float_precision=args.precision, verbose=False, clear=True, **kw)
-    else:
+    with ctx:
         res = jrc.run(simulation_time=args.duration, step_size=args.dt, sampling_step_size=args.sampling,
                       outputs={"ve": "pc/rpo_e_in/v", "vi": "pc/rpo_i/v"}, solver="euler",
-                      backend="default", float_precision=args.precision, verbose=False, clear=True)
+                      backend="jax" if args.backend == "jax" else "default", float_precision=args.precision,
+                      verbose=False, clear=True, **kw)
     t_runcall = time.perf_counter() - t2
+    compile_box["t"], compile_box["cpu"] = ctimer.wall, ctimer.cpu
+    if args.backend == "jax":   # jax reports wall durations only
+        compile_box["t"], compile_box["cpu"] = jax_box["t"], None
 
     v = res["ve"].values + res["vi"].values
     t = res.index.values
@@ -141,12 +180,18 @@ def main(argv=None):
         "peer": "pyrates",
         "peer_version": pyrates.__version__,
         "workload": "jrc_single",
-        "backend": args.backend + ("(numpy+numba.njit decorator)" if args.backend == "numba" else "(numpy)"),
+        "backend": args.backend + BACKEND_NOTE[args.backend],
         "solver": "euler",
         "precision": args.precision,
         "seconds": solve_box["t"] - compile_box["t"],
         "setup_seconds": t_load + (t_runcall - solve_box["t"]),
         "compile_seconds": compile_box["t"],
+        # jax reports compile durations only as wall time, so its CPU split is not measurable (None)
+        "cpu_seconds": None if args.backend == "jax" else solve_box["cpu"] - compile_box["cpu"],
+        "solve_seconds": solve_box["t"],
+        "solve_cpu_seconds": solve_box["cpu"],
+        "compile_cpu_seconds": compile_box["cpu"],
+        "loadavg_1min_end": os.getloadavg()[0],
         "import_seconds": t_import,
         "run_call_seconds": t_runcall,
         "n_steps": n_steps,
@@ -161,6 +206,8 @@ def main(argv=None):
     }
     if args.backend == "numba":
         out["numba"] = numba.__version__
+    if args.backend == "jax":
+        out["jax"] = jax.__version__
     print(json.dumps(out), file=real_stdout, flush=True)
 
 

@@ -8,7 +8,7 @@
 #   DURATION      simulated seconds for every workload (default 10)
 #   GRID_N        PyRates grid sizes (default "1 2 4 8 16 32 64 128 256 512 1024 2048")
 #   GRID_P        PyRates grid densities (default "0.5")
-#   GRID_BACKENDS PyRates backends for the grid (default "default numba")
+#   GRID_BACKENDS PyRates backends for the grid (default "default numba jax")
 #   RUN_TIMEOUT   per-run timeout in s (default 3600); a run that times out or fails is
 #                 recorded as {"peer":..., "error": ...}
 # Runs are sequential (the machine has 2 cores; do not time two things at once).
@@ -19,7 +19,7 @@ PY="${PEERS_PY:-/work/peers_venv/bin/python}"
 D="${DURATION:-10}"
 GRID_N="${GRID_N:-1 2 4 8 16 32 64 128 256 512 1024 2048}"
 GRID_P="${GRID_P:-0.5}"
-GRID_BACKENDS="${GRID_BACKENDS:-default numba}"
+GRID_BACKENDS="${GRID_BACKENDS:-default numba jax}"
 TO="${RUN_TIMEOUT:-3600}"
 
 run() {  # run SCRIPT ARGS...
@@ -37,6 +37,7 @@ run() {  # run SCRIPT ARGS...
 
 run pyrates_jrc.py --duration "$D" --backend default
 run pyrates_jrc.py --duration "$D" --backend numba
+run pyrates_jrc.py --duration "$D" --backend jax
 run tvb_jr76.py --duration "$D"
 run tvb_jr76.py --duration "$D" --stochastic
 run neurolib_76.py --duration "$D"

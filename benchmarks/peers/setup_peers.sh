@@ -25,7 +25,7 @@ done
 CONS=()
 [ "$LATEST" = 1 ] || CONS=(-c "$HERE/constraints.txt")
 
-PKG_PYRATES=(pyrates==1.2.3)
+PKG_PYRATES=(pyrates==1.2.3 jax==0.10.2)   # jax: optional, for PyRates' jax backend (the fastest here)
 PKG_TVB=(tvb-library==2.10.0 tvb-data==3.0.0)
 PKG_NEUROLIB=(neurolib==0.6.2 tvb-data==3.0.0)   # tvb-data only for the 76-region connectome files
 
@@ -61,6 +61,7 @@ fi
 if [ "$CHECK" = 1 ]; then
   check "$PYR" pyrates_jrc.py --duration 0.05 --backend default
   check "$PYR" pyrates_jrc.py --duration 0.05 --backend numba
+  check "$PYR" pyrates_jrc.py --duration 0.05 --backend jax
   check "$PYR" pyrates_grid.py --n 4 --p 0.5 --duration 0.05
   check "$PYT" tvb_jr76.py --duration 0.05
   check "$PYT" tvb_jr76.py --duration 0.05 --stochastic

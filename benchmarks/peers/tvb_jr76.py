@@ -103,9 +103,10 @@ def main(argv=None):
         t_setup = time.perf_counter() - t1
         compile_setup = compile_box["t"]
 
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         (tt, data), = sim.run()
         t_run = time.perf_counter() - t2
+        c_run = time.process_time() - c2
     compile_run = compile_box["t"] - compile_setup
 
     # data: (n_samples, n_voi, n_nodes, n_modes); TVB default VOI order y0,y1,y2,y3
@@ -126,6 +127,8 @@ def main(argv=None):
         "tvb_data_version": tvb_data_version,
         "workload": "jr76_" + ("heun_stochastic" if args.stochastic else "heun_deterministic"),
         "seconds": t_run - compile_run,
+        "cpu_seconds": c_run - compile_run,
+        "loadavg_1min_end": os.getloadavg()[0],
         "setup_seconds": t_setup,
         "compile_seconds": compile_setup + compile_run,
         "import_seconds": t_import,
