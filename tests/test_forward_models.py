@@ -109,12 +109,13 @@ def test_mne_pipeline_filter_psd_epochs_reference(fm76, conn76):
 def test_projection_speed_76_regions_100s(fm76, conn76):
     res = make_result(conn76.labels, n_times=100_000)
     best = np.inf
-    for _ in range(2):
+    for _ in range(3):
         t0 = time.perf_counter()
         raw = fm76.to_raw(res, moment_scale=1e-8)
         best = min(best, time.perf_counter() - t0)
+    print(f"to_raw, 76 regions x 100 s at 1 kHz -> 64 EEG: {best:.3f} s")
     assert raw.get_data().shape == (64, 100_000)
-    assert best < 1.5, f"to_raw took {best:.2f} s"
+    assert best < 2.0, f"to_raw took {best:.2f} s"  # ~0.3 s on an idle 2-core machine
 
 
 def test_signal_combinations_and_callable(fm_small):

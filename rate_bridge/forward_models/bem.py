@@ -12,9 +12,9 @@ then differ by up to a few percent).
 
 Meshes can be decimated without VTK: ``ico=3``/``4`` resamples each (star-shaped) surface on an
 icosphere by casting rays from the inner skull's centroid (:func:`~.surfaces.remesh_radial`),
-which keeps nested surfaces nested. Solving a 3-layer BEM takes ~2 s at ico 2 (3 x 162
-vertices), ~10-20 s at ico 3 (3 x 642) and minutes and ~0.5 GB at ico 4 (3 x 2562), MNE's
-usual resolution, on a 2-core machine; the cache makes that a one-off.
+which keeps nested surfaces nested. Solving a 3-layer BEM took ~2 s at ico 2 (3 x 162
+vertices), 13-35 s at ico 3 (3 x 642) and ~6 min with a 2 GB peak at ico 4 (3 x 2562, MNE's
+usual resolution and our default) on a busy 2-core machine; the cache makes that a one-off.
 """
 import hashlib
 import os

@@ -430,7 +430,11 @@ class ForwardModel:
         (``mode="mean"``: equal shares summing to the region moment; ``"sum"``: every source
         carries the full moment; region centres: one source per region), so projecting the
         estimate with ``self.forward`` (fixed orientation) gives :meth:`to_raw`'s data without
-        noise and reference.
+        noise and reference. With ``mode="dipole"`` the equivalent dipole is not a point of the
+        source space; the estimate then shows the equal-share spread of ``"mean"``.
+        Surface estimates name the forward's subject (a temporary one, ``"rate_bridge_cortex"``,
+        for surfaces we wrote ourselves); pass ``subject=`` to plot with your own
+        ``subjects_dir``.
 
         Returns
         -------
