@@ -13,7 +13,7 @@ surfaces), :func:`from_forward` (a user's mne.Forward + parcellation),
 (any matrix). Units at this API: source moments A·m, EEG V, MEG T (T/m for gradiometers),
 distances mm.
 """
-from .model import ForwardModel, SourceMap
+from .model import ForwardModel, SourceMap, from_gain
 from .sphere import from_sphere, default_eeg, make_sphere
 from .sensors import make_sensor_info
 from .meg import make_meg_info, helmet_names
@@ -26,16 +26,6 @@ from .tvb_projection import from_tvb_projection, read_tvb_head, TVBHead
 from .viz import save_psd_topomap
 from .analytic import sphere_dipole_potential
 
-
-def from_gain(gain, sensors, labels, **kwargs):
-    """A forward model from any gain matrix (n_channels, n_regions) in V or T per A·m.
-
-    ``sensors`` is an Info or anything :func:`make_sensor_info` takes (a montage name...);
-    its channels must match the gain's rows.
-    """
-    import mne
-    info = sensors if isinstance(sensors, mne.Info) else make_sensor_info(sensors)
-    return ForwardModel(gain, info, labels, kind=kwargs.pop("kind", "gain"), **kwargs)
 
 __all__ = [
     "ForwardModel", "SourceMap", "from_sphere", "default_eeg", "make_sphere",

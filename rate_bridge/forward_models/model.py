@@ -466,6 +466,32 @@ class ForwardModel:
         return save_psd_topomap(raw, fname, **kwargs)
 
 
+def from_gain(gain, sensors, labels, **kwargs):
+    """A forward model from any gain matrix.
+
+    Parameters
+    ----------
+    gain : array-like, shape (n_channels, n_regions)
+        V (EEG), T (magnetometers) or T/m (gradiometers) per A·m of region moment.
+    sensors : mne.Info | str | DigMontage | dict
+        The channels of the gain's rows: an Info, or anything
+        :func:`~rate_bridge.forward_models.make_sensor_info` takes (e.g. a montage name).
+    labels : list of str
+        Region labels of the columns.
+    **kwargs
+        Passed to :class:`ForwardModel` (``kind``, ``mode``, ``provenance``...).
+
+    Returns
+    -------
+    fm : ForwardModel
+    """
+    import mne
+    from .sensors import make_sensor_info
+    info = sensors if isinstance(sensors, mne.Info) else make_sensor_info(sensors)
+    kwargs.setdefault("kind", "gain")
+    return ForwardModel(gain, info, labels, **kwargs)
+
+
 def _add_noise(inst, cov, seed):
     """mne.simulation.add_noise with a generator (independent noise per epoch)."""
     import warnings
