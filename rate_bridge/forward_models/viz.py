@@ -68,7 +68,8 @@ def save_psd_topomap(raw, fname, *, fmin=1.0, fmax=45.0, band=None, ch_type=None
         sel = (freqs >= band[0]) & (freqs <= band[1])
         power = psd[:, sel].mean(1) if sel.any() else psd.mean(1)
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1.6, 1))
-        spec.plot(axes=axes[0], show=False, average=False, amplitude=False)
+        with mne.utils.use_log_level("warning"):
+            spec.plot(axes=axes[0], show=False, average=False, amplitude=False)
         info = mne.pick_info(raw.info, mne.pick_types(raw.info, meg=ch_type if ch_type != "eeg"
                                                       else False, eeg=ch_type == "eeg",
                                                       exclude="bads"))
