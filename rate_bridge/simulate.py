@@ -156,7 +156,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
     t0 = time.perf_counter()
     try:
-        module.run(arrays["x0"], arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
+        entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
+        entry(arrays["x0"], arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
                    arrays["cptr"], arrays["cidx"], arrays["cw"], arrays["cdi"], arrays["cdf"],
                    arrays["cinst"], arrays["L"], hinit, drv, nsig, seeds, greg, n_steps, dt, rec_every,
                    record_mode == "average", out, status)

@@ -47,7 +47,7 @@ def _independent_ou(n, sigma=0.5, tau=0.05):
 def test_state_noise_gives_the_ornstein_uhlenbeck_variance():
     net, sigma, tau = _independent_ou(2000)
     res = rb.simulate(net, 0.5, 1e-4, integrator="euler", noise={"n.x": sigma}, seed=3,
-                      record=["n.x"], sampling_rate=100.0)
+                      record=["n.x"], sampling_rate=100.0, parallel="batch")
     assert res.provenance["integrator"] == "euler_maruyama"
     x = res["n.x"][-1]
     expected = sigma ** 2 * tau / 2 * (1 - np.exp(-2 * 0.49 / tau))
@@ -64,7 +64,7 @@ def test_input_noise_is_drawn_per_step():
     n, dt, sigma, tau = 2000, 1e-4, 30.0, 0.01
     net = rb.Network.from_arrays(np.zeros((n, n)), leaky)
     res = rb.simulate(net, 0.2, dt, integrator="euler", noise={"n.I": sigma}, seed=1,
-                      record=["n.x"], sampling_rate=100.0)
+                      record=["n.x"], sampling_rate=100.0, parallel="batch")
     expected = dt ** 2 * sigma ** 2 / (1 - (1 - dt / tau) ** 2)
     assert abs(res["n.x"][-1].var() / expected - 1) < 0.08
 
@@ -90,7 +90,7 @@ def test_changing_values_never_recompiles(oscillator):
     assert r1.provenance["kernel"] == r2.provenance["kernel"]
     from rate_bridge.compile.cache import _LOADED
     module = next(m for m, _, key in _LOADED.values() if key == r1.provenance["kernel"])
-    assert len(module.run.signatures) == 1
+    assert len(module.run_serial.signatures) == 1
 
 
 def test_recording_decimate_and_average():
@@ -172,7 +172,8 @@ def test_compiled_kernel_is_reused_by_a_new_process(tmp_path):
         "from rate_bridge.compile.cache import _LOADED\n"
         "res = rb.simulate('kuramoto', 0.01, 1e-3, integrator='heun', record=['osc.theta'])\n"
         "m = next(iter(_LOADED.values()))[0]\n"
-        "print(sum(m.run.stats.cache_hits.values()), sum(m.run.stats.cache_misses.values()))\n")
+        "st = m.run_serial.stats\n"
+        "print(sum(st.cache_hits.values()), sum(st.cache_misses.values()))\n")
     env = {"RATE_BRIDGE_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
     import os
     env = {**os.environ, **env}
@@ -183,3 +184,20 @@ def test_compiled_kernel_is_reused_by_a_new_process(tmp_path):
     assert first == ["0", "1"]          # compiled and written to the cache
     assert second == ["1", "0"]         # loaded from disk, not compiled
     assert list(tmp_path.glob("rb_kernel_*.py")) and list(tmp_path.rglob("*.nbi"))
+
+
+def test_multiplicative_noise_ito_and_stratonovich_means():
+    """Geometric Brownian motion dX = mu X dt + s X dW: E[X_T] = exp(mu T) read as Itô
+    (Euler-Maruyama), exp((mu + s^2 / 2) T) read as Stratonovich (stochastic Heun)."""
+    gbm = Operator("gbm", ["d/dt * x = mu * x"],
+                   {"x": Variable("state", 1.0, noise="x"), "mu": Variable("parameter", 0.5)})
+    n = 4000
+    net = rb.Network.from_arrays(np.zeros((n, n)), Circuit("gbm", {"n": Node("n", [gbm])}))
+    s, T = 0.6, 1.0
+    kw = dict(noise={"n.x": s}, seed=2, record=["n.x"], sampling_rate=10.0, parallel="batch")
+    ito = rb.simulate(net, T + 0.1, 1e-3, integrator="euler_maruyama", **kw)
+    strat = rb.simulate(net, T + 0.1, 1e-3, integrator="heun_stochastic", **kw)
+    k = np.argmin(abs(ito.time - T))
+    se = np.sqrt(np.exp(s ** 2 * T) - 1) / np.sqrt(n)       # relative standard error
+    assert abs(ito["n.x"][k].mean() / np.exp(0.5 * T) - 1) < 4 * se
+    assert abs(strat["n.x"][k].mean() / np.exp((0.5 + s ** 2 / 2) * T) - 1) < 4 * se

@@ -504,14 +504,21 @@ for q in range({Q}):
     w("status[0] = -1")
     w.dedent()
     w()
-    batch_range = "range" if par else "prange"
-    w(deco.replace(", parallel=True)", ")") if par else deco.replace(")", ", parallel=True)"))
-    w("def run(x0, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv, nsig, seeds,"
-      " greg, n_steps, dt, rec_every, rec_avg, out, status):")
-    w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into out[b]."""')
-    w(f"    for b in {batch_range}(x0.shape[0]):")
-    w("        x = x0[b].copy()")
-    w("        _run_one(x, par[b], cpar[b], idi[b], idf[b], cptr, cidx, cw[b], cdi[b], cdf[b], cinst[b],"
-      " L, hinit[b], drv, nsig[b], seeds[b], greg, n_steps, dt, rec_every, rec_avg, out[b],"
-      " status[b])")
-    w("    return status")
+    serial = deco.replace(", parallel=True)", ")")
+    # run: batch members in parallel (prange); run_serial: one after the other, for a single
+    # member or one thread (numba compiles each lazily, and the serial one compiles faster)
+    for name, decorator, loop in (("run", serial if par else
+                                   deco.replace(")", ", parallel=True)"), "range" if par
+                                   else "prange"), ("run_serial", serial, "range")):
+        w(decorator)
+        w(f"def {name}(x0, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv,"
+          " nsig, seeds, greg, n_steps, dt, rec_every, rec_avg, out, status):")
+        w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
+          ' out[b]."""')
+        w(f"    for b in {loop}(x0.shape[0]):")
+        w("        x = x0[b].copy()")
+        w("        _run_one(x, par[b], cpar[b], idi[b], idf[b], cptr, cidx, cw[b], cdi[b], cdf[b],"
+          " cinst[b], L, hinit[b], drv, nsig[b], seeds[b], greg, n_steps, dt, rec_every, rec_avg,"
+          " out[b], status[b])")
+        w("    return status")
+        w()
