@@ -51,6 +51,8 @@ def parse_args(argv=None):
                     help="PyRates float_precision (PyRates' own default is float32)")
     ap.add_argument("--tracemalloc", action="store_true", help="also measure tracemalloc peak during run")
     ap.add_argument("--save-inputs", default=None, help="write C, inp, recorded signal to this .npz")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP/XLA threads (default 1; set before numpy is imported)")
     return ap.parse_args(argv)
 
 
@@ -90,8 +92,30 @@ def _compile_listener():
     return CompileTimer()
 
 
+def _limit_threads(n):
+    """Pin BLAS / OpenMP / numexpr / XLA thread pools to n threads.  Must run before numpy is
+    imported.  Default 1: on this 2-core machine OpenBLAS' 2-thread gemv was up to ~30x slower
+    than 1 thread whenever other processes were busy, which made large-N PyRates timings noise."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "NUMEXPR_MAX_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if n == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1").strip()
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return {d.get("internal_api", "?"): d.get("num_threads") for d in threadpool_info()}
+    except Exception:  # pragma: no cover
+        return None
+
+
 def main(argv=None):
     args = parse_args(argv)
+    _limit_threads(args.threads)
     real_stdout = _stdout_to_stderr()
     save_path = os.path.abspath(args.save_inputs) if args.save_inputs else None
     workdir = tempfile.mkdtemp(prefix="pyrates_grid_")
@@ -230,6 +254,8 @@ def main(argv=None):
             "node0_mean": float(node_mean[0]), "node0_std": float(node_std[0]),
             "node0_last": float(v[-1, 0]),
         },
+        "threads": args.threads,
+        "blas_threads": _blas_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

@@ -12,17 +12,21 @@ Run with the peers venv, e.g.::
 
     /work/peers_venv/bin/python benchmarks/peers/pyrates_jrc.py --duration 10 --backend default
     /work/peers_venv/bin/python benchmarks/peers/pyrates_jrc.py --duration 10 --backend numba
+    /work/peers_venv/bin/python benchmarks/peers/pyrates_jrc.py --duration 10 --backend jax
 
 Prints ONE JSON line.  Timing fields:
 
-* ``import_seconds``  - ``import pyrates`` (+ numba for --backend numba)
+* ``import_seconds``  - ``import pyrates`` (+ numba / jax for those backends)
 * ``setup_seconds``   - template loading + everything ``CircuitTemplate.run``
                         does besides the integration loop (graph build, code
                         generation, output DataFrame assembly)
 * ``compile_seconds`` - numba JIT of the generated vector field (numba backend;
                         0 for the numpy backend); it happens on the first call
-                        inside PyRates' Euler loop and is measured with numba's
-                        compile-event timer
+                        inside PyRates' Euler loop and is measured with a numba
+                        compile-event listener.  jax backend: sum of jax's
+                        ``/jax/core/compile/*`` monitoring durations (tracing,
+                        lowering, XLA compile) during the solver call
+* ``cpu_seconds``     - process CPU time of the same phase (None for jax)
 * ``seconds``         - PyRates' Euler integration loop (``ComputeGraph.run``)
                         minus ``compile_seconds``
 """
@@ -49,6 +53,8 @@ def parse_args(argv=None):
                          "jax backend (whole Euler loop fused by jax.lax.scan; needs `pip install jax`)")
     ap.add_argument("--precision", choices=["float64", "float32"], default="float64",
                     help="PyRates float_precision (PyRates' own default is float32; default here float64)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP/XLA threads (default 1; set before numpy is imported)")
     return ap.parse_args(argv)
 
 
@@ -107,8 +113,30 @@ def _compile_listener():
     return CompileTimer()
 
 
+def _limit_threads(n):
+    """Pin BLAS / OpenMP / numexpr / XLA thread pools to n threads.  Must run before numpy is
+    imported.  Default 1: on this 2-core machine OpenBLAS' 2-thread gemv was up to ~30x slower
+    than 1 thread whenever other processes were busy, which made large-N PyRates timings noise."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "NUMEXPR_MAX_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if n == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1").strip()
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return {d.get("internal_api", "?"): d.get("num_threads") for d in threadpool_info()}
+    except Exception:  # pragma: no cover
+        return None
+
+
 def main(argv=None):
     args = parse_args(argv)
+    _limit_threads(args.threads)
     real_stdout = _stdout_to_stderr()
     # PyRates writes its generated module into the current directory
     workdir = tempfile.mkdtemp(prefix="pyrates_jrc_")
@@ -201,6 +229,8 @@ def main(argv=None):
         "input_u": args.u,
         "summary": summarize(t, v),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "threads": args.threads,
+        "blas_threads": _blas_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

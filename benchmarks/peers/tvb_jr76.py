@@ -45,6 +45,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=42, help="noise seed / random-init seed")
     ap.add_argument("--init", choices=["zeros", "random"], default="zeros",
                     help="initial history: zeros (reproducible) or TVB's random draw from state_variable_range")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP/XLA threads (default 1; set before numpy is imported)")
     return ap.parse_args(argv)
 
 
@@ -57,8 +59,30 @@ def _stdout_to_stderr():
     return os.fdopen(real, "w")
 
 
+def _limit_threads(n):
+    """Pin BLAS / OpenMP / numexpr / XLA thread pools to n threads.  Must run before numpy is
+    imported.  Default 1: on this 2-core machine OpenBLAS' 2-thread gemv was up to ~30x slower
+    than 1 thread whenever other processes were busy, which made large-N PyRates timings noise."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "NUMEXPR_MAX_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if n == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1").strip()
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return {d.get("internal_api", "?"): d.get("num_threads") for d in threadpool_info()}
+    except Exception:  # pragma: no cover
+        return None
+
+
 def main(argv=None):
     args = parse_args(argv)
+    _limit_threads(args.threads)
     real_stdout = _stdout_to_stderr()
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
@@ -155,6 +179,8 @@ def main(argv=None):
             "y0_mean": float(data[:, voi.index("y0"), :, 0].mean()),
         },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "threads": args.threads,
+        "blas_threads": _blas_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }
