@@ -128,25 +128,33 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     if n_samples < 1:
         raise ValueError(f"duration {duration} s holds no sample at {sfreq} Hz")
 
-    noise_slots = _slots(net, noise, "noise", kinds=("state", "input"))
-    drive_slots = _slots(net, inputs or {}, "inputs", kinds=("input",))
+    noise_names = _check_names(net, noise, "noise", ("state", "input"))
+    drive_names = _check_names(net, inputs or {}, "inputs", ("input",))
     parallel = _parallel_mode(parallel, B, R, n_jobs)
-    spec = KernelSpec([(g["flat"], len(g["regions"])) for g in net.groups], net.couplings,
-                      integrator, noise_slots, drive_slots, record, parallel)
+    spec = KernelSpec([g["flat"] for g in net.groups], net.couplings, integrator, parallel)
     t0 = time.perf_counter()
     module, _, key = kernel_for(spec)
     t_kernel = time.perf_counter() - t0
+    lay, totals = spec.layout([len(g["regions"]) for g in net.groups])
 
-    arrays = _arrays(net, spec, batch, initial_state, dt, n_steps, delay_mode, duration)
+    arrays = _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, duration)
     greg = np.concatenate([g["regions"] for g in net.groups]).astype(np.int64)
     hinit = _history(net, spec, history, B, arrays["par"], dt)
-    drv = _drives(net, spec, inputs or {}, n_steps, dt)
-    nsig = np.zeros((B, max(len(noise_slots), 1), R))
-    for z, (gi, name) in enumerate(noise_slots):
+    drv = _drives(net, drive_names, inputs or {}, n_steps, dt)
+    V = len(spec.var_names)
+    rmap, nmap, dmap = (np.full(V, -1, dtype=np.int64) for _ in range(3))
+    for slot, name in enumerate(record):
+        rmap[spec.var_index[name]] = slot
+    for slot, name in enumerate(drive_names):
+        dmap[spec.var_index[name]] = slot
+    nvar = np.array([spec.var_index[name] for name in noise_names], dtype=np.int64)
+    nmap[nvar] = np.arange(len(noise_names))
+    nsig = np.zeros((B, len(noise_names), R))
+    for z, name in enumerate(noise_names):
         nsig[:, z, :] = _per_region(noise[name], R, f"noise[{name!r}]")
         if (nsig[:, z, :] < 0).any():
             raise ValueError(f"noise amplitude of {name!r} must be >= 0")
-    out = np.full((B, max(len(record), 1), n_samples, R), np.nan)
+    out = np.full((B, len(record), n_samples, R), np.nan)
     status = np.zeros((B, 3), dtype=np.int64)
 
     old_threads = None
@@ -157,10 +165,10 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     t0 = time.perf_counter()
     try:
         entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
-        entry(arrays["x0"], arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
-                   arrays["cptr"], arrays["cidx"], arrays["cw"], arrays["cdi"], arrays["cdf"],
-                   arrays["cinst"], arrays["L"], hinit, drv, nsig, seeds, greg, n_steps, dt, rec_every,
-                   record_mode == "average", out, status)
+        entry(arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
+              arrays["cptr"], arrays["cidx"], arrays["cw"], arrays["cdi"], arrays["cdf"],
+              arrays["cinst"], arrays["L"], hinit, drv, dmap, nsig, nmap, nvar, seeds, rmap,
+              greg, n_steps, dt, rec_every, record_mode == "average", out, status)
     finally:
         if old_threads is not None:
             import numba
@@ -185,14 +193,14 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
             "delay_mode": delay_mode, "seed": int(seeds[b]), "noise": {k: np.asarray(v).tolist()
                                                                         for k, v in noise.items()},
             "inputs": sorted((inputs or {}).keys()),
-            "params": {k: v for k, v in _param_view(net, spec, arrays["par"][b]).items()},
+            "params": _param_view(net, totals, arrays["par"][b]),
             "couplings": [repr(c) for c in net.couplings], "kernel": key,
             "versions": _versions(), "run_seconds": t_run,
         }
         data = {name: out[b, k] for k, name in enumerate(record)}
         res = Result(times, data, net.labels, {n: units.get(n, "") for n in record}, prov)
         if status[b, 0] > 0:
-            raise _diverged(net, spec, status[b], dt, res, b, B)
+            raise _diverged(net, totals, status[b], dt, res, b, B)
         results.append(res)
     logger.debug(f"simulate() total {time.perf_counter() - t_start:.3f} s")
     return results if isinstance(params, (list, tuple)) else results[0]
@@ -240,24 +248,19 @@ def _decimation(dt, sampling_rate):
     return k, 1.0 / (k * dt)
 
 
-def _slots(net, spec_dict, what, kinds):
-    slots = []
+def _check_names(net, spec_dict, what, kinds):
+    """Names of ``spec_dict`` checked to be variables of the given kinds."""
+    names = []
     for name in spec_dict:
-        found = False
-        for gi, g in enumerate(net.groups):
-            kind = g["flat"].kinds.get(name)
-            if kind is None:
-                continue
-            if name not in g["flat"].states and name not in g["flat"].inputs:
+        kinds_found = {g["flat"].kinds.get(name) for g in net.groups} - {None}
+        if not kinds_found:
+            raise KeyError(f"{what}: the model has no variable {name!r}")
+        for kind in kinds_found:
+            if kind not in kinds:
                 raise ValueError(f"{what}: {name!r} is a {kind}; {what} can act on "
                                  f"{' or '.join(k + 's' for k in kinds)} only")
-            if "state" not in kinds and name in g["flat"].states:
-                raise ValueError(f"{what}: {name!r} is a state; {what} can act on inputs only")
-            slots.append((gi, name))
-            found = True
-        if not found:
-            raise KeyError(f"{what}: the model has no variable {name!r}")
-    return slots
+        names.append(name)
+    return names
 
 
 def _parallel_mode(parallel, B, R, n_jobs):
@@ -282,7 +285,7 @@ def _per_region(value, R, what):
     return arr
 
 
-def _arrays(net, spec, batch, initial_state, dt, n_steps, delay_mode, duration):
+def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, duration):
     """Parameters, states, delays and coupling arrays for every batch member."""
     if delay_mode not in ("round", "interpolate"):
         raise ValueError(f"delay_mode must be 'round' or 'interpolate', got {delay_mode!r}")
@@ -290,8 +293,9 @@ def _arrays(net, spec, batch, initial_state, dt, n_steps, delay_mode, duration):
     known = set(net.parameters) | {"global_coupling"}
     for c_i, c in enumerate(net.couplings):
         known |= {f"coupling{c_i}.G"} | {f"coupling{c_i}.{p}" for p in c.params}
-    x0 = np.empty((B, spec.n_state))
-    par = np.empty((B, spec.n_par))
+    x0 = np.empty((B, totals["n_state"]))
+    par = np.empty((B, totals["n_par"]))
+    offs = totals["groups"]
     cpar = np.zeros((B, spec.n_cpar))
     init = dict(net.initial_state)
     for name, value in (initial_state or {}).items():
@@ -308,12 +312,12 @@ def _arrays(net, spec, batch, initial_state, dt, n_steps, delay_mode, duration):
             flat, regs = g["flat"], g["regions"]
             Rg = len(regs)
             for k, s in enumerate(flat.states):
-                x0[b, spec.xoff[gi] + k * Rg: spec.xoff[gi] + (k + 1) * Rg] = init[s][regs]
+                x0[b, offs[gi]["X"] + k * Rg: offs[gi]["X"] + (k + 1) * Rg] = init[s][regs]
             for j, p in enumerate(flat.params):
                 v = g["values"][p]
                 if p in values:
                     v = _per_region(values[p], R, f"params[{p!r}]")[regs]
-                par[b, spec.poff[gi] + j * Rg: spec.poff[gi] + (j + 1) * Rg] = v
+                par[b, offs[gi]["P"] + j * Rg: offs[gi]["P"] + (j + 1) * Rg] = v
         for ci, c in enumerate(net.couplings):
             idx = spec.cpar_index[ci]
             G = values.get(f"coupling{ci}.G", values.get("global_coupling", c.global_coupling))
@@ -336,15 +340,15 @@ def _arrays(net, spec, batch, initial_state, dt, n_steps, delay_mode, duration):
         return Di.astype(np.int64), D - Di
 
     # circuit-internal edge delays, per batch member (they are parameters)
-    idel = np.zeros((B, max(spec.n_intra, 1)))
+    idel = np.zeros((B, max(totals["n_intra"], 1)))
     for gi, g in enumerate(net.groups):
         flat, Rg = g["flat"], len(g["regions"])
         for ei, e in enumerate(flat.edges):
             if e.delay is None:
                 continue
             j = flat.params.index(e.delay)
-            idel[:, spec.eoff[gi] + ei * Rg: spec.eoff[gi] + (ei + 1) * Rg] = \
-                par[:, spec.poff[gi] + j * Rg: spec.poff[gi] + (j + 1) * Rg]
+            idel[:, offs[gi]["E"] + ei * Rg: offs[gi]["E"] + (ei + 1) * Rg] = \
+                par[:, offs[gi]["P"] + j * Rg: offs[gi]["P"] + (j + 1) * Rg]
     idi, idf = steps(idel, "circuit edges")
     # coupling CSR (shared pattern) with per-member weights and delays
     W, D = net.weights, net.delays
@@ -400,51 +404,50 @@ def _history(net, spec, history, B, par, dt):
     return out
 
 
-def _drives(net, spec, inputs, n_steps, dt):
+def _drives(net, names, inputs, n_steps, dt):
     R = net.n_regions
-    drv = np.zeros((max(len(spec.driven), 1), n_steps if spec.driven else 1, R))
+    drv = np.zeros((max(len(names), 1), n_steps if names else 1, R))
     t = np.arange(n_steps) * dt
-    done = {}
-    for d, (gi, name) in enumerate(spec.driven):
-        if name not in done:
-            value = inputs[name]
-            if callable(value):
-                value = value(t)
-            arr = np.asarray(value, dtype=float)
-            if arr.ndim == 0:
-                arr = np.full((n_steps, R), float(arr))
-            elif arr.ndim == 1:
-                if arr.shape[0] != n_steps:
-                    raise ValueError(f"inputs[{name!r}] has {arr.shape[0]} samples; expected "
-                                     f"one per step ({n_steps} = duration / dt)")
-                arr = np.repeat(arr[:, None], R, axis=1)
-            if arr.shape != (n_steps, R):
-                raise ValueError(f"inputs[{name!r}] must have shape (n_steps, n_regions) = "
-                                 f"({n_steps}, {R}), got {arr.shape}")
-            if not np.isfinite(arr).all():
-                raise ValueError(f"inputs[{name!r}] contains NaN or inf")
-            done[name] = arr
-        drv[d] = done[name]
+    for d, name in enumerate(names):
+        value = inputs[name]
+        if callable(value):
+            value = value(t)
+        arr = np.asarray(value, dtype=float)
+        if arr.ndim == 0:
+            arr = np.full((n_steps, R), float(arr))
+        elif arr.ndim == 1:
+            if arr.shape[0] != n_steps:
+                raise ValueError(f"inputs[{name!r}] has {arr.shape[0]} samples; expected one "
+                                 f"per step ({n_steps} = duration / dt)")
+            arr = np.repeat(arr[:, None], R, axis=1)
+        if arr.shape != (n_steps, R):
+            raise ValueError(f"inputs[{name!r}] must have shape (n_steps, n_regions) = "
+                             f"({n_steps}, {R}), got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"inputs[{name!r}] contains NaN or inf")
+        drv[d] = arr
     return drv
 
 
-def _param_view(net, spec, par_b):
+def _param_view(net, totals, par_b):
     out = {}
     for gi, g in enumerate(net.groups):
         flat, regs = g["flat"], g["regions"]
         Rg = len(regs)
         for j, p in enumerate(flat.params):
-            vals = par_b[spec.poff[gi] + j * Rg: spec.poff[gi] + (j + 1) * Rg]
+            off = totals["groups"][gi]["P"]
+            vals = par_b[off + j * Rg: off + (j + 1) * Rg]
             out[p] = float(vals[0]) if np.all(vals == vals[0]) else vals.tolist()
     return out
 
 
-def _diverged(net, spec, status, dt, res, b, B):
+def _diverged(net, totals, status, dt, res, b, B):
     step, j = int(status[0]), int(status[1])
     for gi, g in enumerate(net.groups):
         flat, Rg = g["flat"], len(g["regions"])
-        if spec.xoff[gi] <= j < spec.xoff[gi] + len(flat.states) * Rg:
-            k, i = divmod(j - spec.xoff[gi], Rg)
+        off = totals["groups"][gi]["X"]
+        if off <= j < off + len(flat.states) * Rg:
+            k, i = divmod(j - off, Rg)
             var, region = flat.states[k], net.labels[g["regions"][i]]
             break
     t = step * dt

@@ -4,13 +4,18 @@ The kernel depends only on the *structure* of a network (equations, state layout
 which variables are driven, noisy and recorded, the integrator). All values — parameters,
 weights, delays, inputs, noise amplitudes, seeds — are arrays passed at call time.
 
+Sizes are values too: the number of regions of each group and the offsets of its blocks come
+in the array ``lay``, so a kernel serves networks of any size. Which variables are recorded,
+noisy or driven is given by maps ``rmap``/``nmap``/``dmap`` (variable index -> slot, -1 for
+none), so none of that recompiles either.
+
 Layout (per batch member ``b``)
 -------------------------------
-* ``x[S]``: states; group ``g``'s state ``k`` of its local region ``i`` at ``xoff_g + k*R_g + i``.
-* ``par[P]``: parameters, same layout with ``poff_g``.
+* ``x[S]``: states; group ``g``'s state ``k`` of its local region ``i`` at ``X_g + k*R_g + i``.
+* ``par[P]``: parameters, same layout from ``P_g``.
 * ``hist[Q, R, L]``: ring buffers of delayed quantities (row ``q`` per coupling, then per
   circuit-internal edge source), indexed by step modulo ``L``.
-* ``greg``: global region index of each group's local region.
+* ``greg``: global region index of each group's local region (from ``G_g``).
 """
 from ..model.expressions import FUNCTIONS, to_source
 from .integrators import INTEGRATORS, integrator_code
@@ -33,45 +38,31 @@ assert set(_FUNC_DEFS) == set(FUNCTIONS)
 
 
 class KernelSpec:
-    """Everything that determines the generated code.
+    """Everything that determines the generated code: circuit structures, couplings, the
+    integrator and the parallel mode. Sizes, values and which variables are recorded, noisy or
+    driven are run-time arrays.
 
     Parameters
     ----------
-    groups : list of (FlatCircuit, int)
-        Circuit structure and number of regions of each group.
+    flats : list of FlatCircuit
+        Circuit structure of each group.
     couplings : list of Coupling
     integrator : str
-    noise : list of (int, str)
-        (group, qualified name) of each noisy state or input.
-    driven : list of (int, str)
-        (group, input name) of each input driven by an array.
-    record : list of str
-        Recorded variable names (one output slot each, shared by groups that have it).
     parallel : {"batch", "nodes"}
     """
 
-    def __init__(self, groups, couplings, integrator, noise, driven, record, parallel):
-        self.groups, self.couplings = groups, couplings
-        self.integrator, self.noise, self.driven = integrator, noise, driven
-        self.record, self.parallel = record, parallel
-        self.n_regions = sum(r for _, r in groups)
-        # offsets of each group's block in x, par, intra-edge delay arrays and greg
-        self.xoff, self.poff, self.eoff, self.roff = [], [], [], []
-        xo = po = eo = ro = 0
-        for flat, R in groups:
-            self.xoff.append(xo)
-            self.poff.append(po)
-            self.eoff.append(eo)
-            self.roff.append(ro)
-            xo += len(flat.states) * R
-            po += len(flat.params) * R
-            eo += len(flat.edges) * R
-            ro += R
-        self.n_state, self.n_par, self.n_intra = xo, po, eo
+    def __init__(self, flats, couplings, integrator, parallel):
+        self.flats, self.couplings = list(flats), list(couplings)
+        self.integrator, self.parallel = integrator, parallel
+        # one index per variable name across groups (record / noise / drive maps)
+        self.var_names = []
+        for flat in self.flats:
+            self.var_names += [v for v in flat.variables if v not in self.var_names]
+        self.var_index = {v: k for k, v in enumerate(self.var_names)}
         # delayed quantities: one row per coupling, then one per (group, internal edge source)
         self.q_intra = []
         q = len(couplings)
-        for gi, (flat, _) in enumerate(groups):
+        for flat in self.flats:
             rows = {}
             for e in flat.edges:
                 if e.source not in rows:
@@ -88,11 +79,35 @@ class KernelSpec:
             k += len(names)
         self.n_cpar = max(k, 1)
 
+    def layout(self, sizes):
+        """``lay`` array and totals for groups of ``sizes`` regions.
+
+        Returns
+        -------
+        lay : ndarray of int64
+            Per group: R, X (state offset), P (parameter offset), E (internal-edge offset),
+            G (offset in greg); then the total number of regions.
+        totals : dict
+            ``n_state``, ``n_par``, ``n_intra``, ``n_regions``, and per-group offsets.
+        """
+        import numpy as np
+        lay, xo, po, eo, ro = [], 0, 0, 0, 0
+        offsets = []
+        for flat, R in zip(self.flats, sizes):
+            lay += [R, xo, po, eo, ro]
+            offsets.append(dict(R=R, X=xo, P=po, E=eo, G=ro))
+            xo += len(flat.states) * R
+            po += len(flat.params) * R
+            eo += len(flat.edges) * R
+            ro += R
+        lay.append(ro)
+        return np.array(lay, dtype=np.int64), dict(n_state=xo, n_par=po, n_intra=eo,
+                                                    n_regions=ro, groups=offsets)
+
     def text(self):
         """Structure text: hashed to key the kernel cache."""
-        parts = [f"integrator {self.integrator}", f"parallel {self.parallel}",
-                 f"noise {self.noise}", f"driven {self.driven}", f"record {self.record}"]
-        parts += [f"group {R}\n{flat.signature()}" for flat, R in self.groups]
+        parts = [f"integrator {self.integrator}", f"parallel {self.parallel}"]
+        parts += [f"group\n{flat.signature()}" for flat in self.flats]
         parts += [c.signature() for c in self.couplings]
         return "\n".join(parts)
 
@@ -141,15 +156,15 @@ from numba import njit, prange
 ''')
     w()
     for name, body in _FUNC_DEFS.items():
-        args = "a" if FUNCTIONS[name][0] == 1 else ("a, b" if FUNCTIONS[name][0] == 2 else "a, b, c")
-        w("@njit(cache=True, inline='always')")
+        args = ("a", "a, b", "a, b, c")[FUNCTIONS[name][0] - 1]
+        w("@njit(cache=True)")
         w(f"def {FUNC_PREFIX}{name}({args}):")
         w(f"    return {body}")
         w()
     w.block(RNG_SOURCE)
     w()
     w.block('''
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     """Value of delayed quantity q of region r at time (n + c - di - df) * dt.
 
@@ -197,8 +212,8 @@ def _drop_idle_parallel(source):
 
 def _describe(spec):
     lines = []
-    for gi, (flat, R) in enumerate(spec.groups):
-        lines.append(f"group {gi}: circuit {flat.name!r} on {R} region(s)")
+    for gi, flat in enumerate(spec.flats):
+        lines.append(f"group {gi}: circuit {flat.name!r}")
         lines += [f"  d/dt {s} = {flat.time_scale[s]:g} * ({flat.rhs[s].text})"
                   for s in flat.states]
         lines += [f"  {n} = {e.text}" for n, e in flat.assigns]
@@ -209,15 +224,31 @@ def _describe(spec):
     return "\n".join(lines)
 
 
+def _unpack(w, spec):
+    """Locals R<g>, X<g>, P<g>, E<g>, G<g> (group sizes and offsets) and NR from ``lay``."""
+    for g in range(len(spec.flats)):
+        w(f"R{g}, X{g}, P{g}, E{g}, G{g} = (lay[{5 * g}], lay[{5 * g + 1}], lay[{5 * g + 2}], "
+          f"lay[{5 * g + 3}], lay[{5 * g + 4}])")
+    w(f"NR = lay[{5 * len(spec.flats)}]")
+
+
+def _state(g, k):
+    return f"x[X{g} + {k} * R{g} + i]"
+
+
+def _param(g, j):
+    return f"par[P{g} + {j} * R{g} + i]"
+
+
 def _loads(w, spec, gi, needed):
     """Emit loads of the states and parameters in ``needed`` for local region i of group gi."""
-    flat, R = spec.groups[gi]
+    flat = spec.flats[gi]
     for k, s in enumerate(flat.states):
         if s in needed:
-            w(f"{_local(s)} = x[{spec.xoff[gi] + k * R} + i]")
+            w(f"{_local(s)} = {_state(gi, k)}")
     for j, p in enumerate(flat.params):
         if p in needed and p not in flat.inputs:
-            w(f"{_local(p)} = par[{spec.poff[gi] + j * R} + i]")
+            w(f"{_local(p)} = {_param(gi, j)}")
 
 
 def _closure(flat, names):
@@ -241,23 +272,19 @@ def _expr(e):
 def _gen_sources(w, spec, deco, rng):
     """_sources: values entering the delay buffers, from a state vector (no inputs involved)."""
     w(deco)
-    w("def _sources(x, par, cpar, greg, sv):")
+    w("def _sources(x, lay, par, cpar, greg, sv):")
     w.indent()
-    body = False
-    for gi, (flat, R) in enumerate(spec.groups):
-        wanted = {}
-        for ci, c in enumerate(spec.couplings):
-            if c.source in flat.variables:
-                wanted[ci] = c.source
-        for src, q in spec.q_intra[gi].items():
-            wanted[q] = src
+    _unpack(w, spec)
+    for gi, flat in enumerate(spec.flats):
+        wanted = {ci: c.source for ci, c in enumerate(spec.couplings)
+                  if c.source in flat.variables}
+        wanted.update({q: src for src, q in spec.q_intra[gi].items()})
         if not wanted:
             continue
-        body = True
         assigns, need = _closure(flat, set(wanted.values()))
-        w(f"for i in {rng}({R}):")
+        w(f"for i in {rng}(R{gi}):")
         w.indent()
-        w(f"rg = greg[{spec.roff[gi]} + i]")
+        w(f"rg = greg[G{gi} + i]")
         _loads(w, spec, gi, need)
         for n, e in assigns:
             w(f"{_local(n)} = {_expr(e)}")
@@ -270,20 +297,41 @@ def _gen_sources(w, spec, deco, rng):
             else:
                 w(f"sv[{q}, rg] = {_local(src)}")
         w.dedent()
-    if not body:
-        w("pass")
     w.dedent()
     w()
+
+
+def _input_terms(spec, gi, inp):
+    """Source text of an input's value: baseline + internal edges + coupling + drive + noise."""
+    flat = spec.flats[gi]
+    k = spec.var_index[inp]
+    terms = [_param(gi, flat.params.index(inp))]
+    for ei, e in enumerate(flat.edges):
+        if e.target != inp:
+            continue
+        q = spec.q_intra[gi][e.source]
+        di = f"E{gi} + {ei} * R{gi} + i"
+        # undelayed internal edges (the usual case) read the stage value directly
+        val = (f"(sv[{q}, rg] if idi[{di}] == 0 and idf[{di}] == 0.0 else "
+               f"_delayed(hist, {q}, rg, idi[{di}], idf[{di}], c, n, tn, L, sv[{q}, rg]))")
+        terms.append(val if e.weight is None else f"{_local(e.weight)} * {val}")
+    terms += [f"cin[{ci}, rg]" for ci, cpl in enumerate(spec.couplings) if cpl.target == inp]
+    terms.append(f"(drv[dm{k}, n, rg] if dm{k} >= 0 else 0.0)")
+    terms.append(f"(nin[nm{k}, rg] if nm{k} >= 0 else 0.0)")
+    return " + ".join(terms)
 
 
 def _gen_stage(w, spec, deco, rng):
     """_stage: the vector field at stage time t_n + c*dt (coupling, inputs, derivatives)."""
     w(deco)
-    w("def _stage(x, c, n, tn, L, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist, sv,"
-      " cin, cdel, cpos, drv, nin, greg, dx, rec_on, acc):")
+    w("def _stage(x, c, n, tn, L, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist,"
+      " sv, cin, cdel, cpos, drv, dmap, nin, nmap, greg, dx, rec_on, acc, rmap):")
     w.indent()
+    _unpack(w, spec)
+    for k in range(len(spec.var_names)):
+        w(f"dm{k}, nm{k}, rm{k} = dmap[{k}], nmap[{k}], rmap[{k}]")
     w("if c > 0.0:  # at c == 0, sv already holds the sources of x (computed after the last step)")
-    w("    _sources(x, par, cpar, greg, sv)")
+    w("    _sources(x, lay, par, cpar, greg, sv)")
     if spec.couplings:
         # Edges delayed by >= 1 step read history only, and the read at stage time n + c is the
         # same whichever stage asks (Heun's c = 1 of step n is c = 0 of step n + 1): their sums
@@ -293,14 +341,14 @@ def _gen_stage(w, spec, deco, rng):
         w("whole = c == ic")
     for ci, c in enumerate(spec.couplings):
         w(f"# coupling {ci}: {c.target} += G * sum_j w_ij * {c.expression.text}")
-        w(f"G{ci} = cpar[{spec.cpar_index[ci]['G']}]")
+        w(f"Gc{ci} = cpar[{spec.cpar_index[ci]['G']}]")
         if c.pre_transformed:
             term = "val"
         else:
             names = {"x_j": "val", "x_i": f"sv[{ci}, r]"}
             names.update({p: f"cpar[{spec.cpar_index[ci][p]}]" for p in c.params})
             term = to_source(c.expression, names.get, FUNC_PREFIX)
-        w(f"for r in {rng}({spec.n_regions}):")
+        w(f"for r in {rng}(NR):")
         w.indent()
         w("if fresh or %s:" % ("False" if c.pre_transformed else "True"))
         w("    acc_d = 0.0")
@@ -323,58 +371,44 @@ def _gen_stage(w, spec, deco, rng):
         w("            s = cidx[e]")
         w(f"            val = _delayed(hist, {ci}, s, 0, cdf[e], c, n, tn, L, sv[{ci}, s])")
         w(f"            acc_i += cw[e] * {term}")
-        w(f"cin[{ci}, r] = G{ci} * (cdel[{ci}, r] + acc_i)")
+        w(f"cin[{ci}, r] = Gc{ci} * (cdel[{ci}, r] + acc_i)")
         w.dedent()
     if spec.couplings:
         w("cpos[0] = n + c")
-    noise_slot = {key: z for z, key in enumerate(spec.noise)}
-    drive_slot = {key: d for d, key in enumerate(spec.driven)}
-    for gi, (flat, R) in enumerate(spec.groups):
+    for gi, flat in enumerate(spec.flats):
         w(f"# group {gi}: {flat.name}")
-        w(f"for i in {rng}({R}):")
+        w(f"for i in {rng}(R{gi}):")
         w.indent()
-        w(f"rg = greg[{spec.roff[gi]} + i]")
-        rec_here = [(k, v) for k, v in enumerate(spec.record) if v in flat.variables]
-        wanted = set(flat.states) | {v for _, v in rec_here}
-        wanted |= {sym for s in flat.states for sym in flat.rhs[s].symbols}
+        w(f"rg = greg[G{gi} + i]")
+        wanted = set(flat.states) | {sym for s in flat.states for sym in flat.rhs[s].symbols}
         assigns, need = _closure(flat, wanted)
-        _loads(w, spec, gi, need | set(flat.params))
-        # inputs: baseline + internal edges + coupling + drive + noise
+        _loads(w, spec, gi, set(flat.states) | set(flat.params))
+        done = set()
         for inp in flat.inputs:
-            if inp not in need:
-                continue
-            j = flat.params.index(inp)
-            terms = [f"par[{spec.poff[gi] + j * R} + i]"]
-            for ei, e in enumerate(flat.edges):
-                if e.target != inp:
-                    continue
-                q = spec.q_intra[gi][e.source]
-                di = f"{spec.eoff[gi] + ei * R} + i"
-                # undelayed internal edges (the usual case) read the stage value directly
-                val = (f"(sv[{q}, rg] if idi[{di}] == 0 and idf[{di}] == 0.0 else "
-                       f"_delayed(hist, {q}, rg, idi[{di}], idf[{di}], c, n, tn, L, sv[{q}, rg]))")
-                if e.weight is None:
-                    terms.append(val)
-                else:
-                    terms.append(f"{_local(e.weight)} * {val}")
-            for ci, cpl in enumerate(spec.couplings):
-                if cpl.target == inp:
-                    terms.append(f"cin[{ci}, rg]")
-            if (gi, inp) in drive_slot:
-                terms.append(f"drv[{drive_slot[(gi, inp)]}, n, rg]")
-            if (gi, inp) in noise_slot:
-                terms.append(f"nin[{noise_slot[(gi, inp)]}, rg]")
-            w(f"{_local(inp)} = " + " + ".join(terms))
+            if inp in need:
+                w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
+                done.add(inp)
         for n_, e in assigns:
             w(f"{_local(n_)} = {_expr(e)}")
+            done.add(n_)
         for k, s in enumerate(flat.states):
             scale = flat.time_scale[s]
             rhs = _expr(flat.rhs[s])
-            w(f"dx[{spec.xoff[gi] + k * R} + i] = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
-        if rec_here:
-            w("if rec_on and c == 0.0:  # record the state at t_n (first stage only)")
-            for k, v in rec_here:
-                w(f"    acc[{k}, rg] += {_local(v)}")
+            w(f"dx[X{gi} + {k} * R{gi} + i] = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
+        # recording (first stage only: the state at t_n): compute what the derivatives did not
+        w("if rec_on and c == 0.0:")
+        w.indent()
+        for inp in flat.inputs:
+            if inp not in done:
+                w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
+        for n_, e in flat.assigns:
+            if n_ not in done:
+                w(f"{_local(n_)} = {_expr(e)}")
+        for v in flat.variables:
+            k = spec.var_index[v]
+            w(f"if rm{k} >= 0:")
+            w(f"    acc[rm{k}, rg] += {_local(v)}")
+        w.dedent()
         w.dedent()
     w.dedent()
     w()
@@ -383,69 +417,64 @@ def _gen_stage(w, spec, deco, rng):
 def _gen_diffusion(w, spec, deco, rng):
     """_diffusion: noise increment of every noisy state (diffusion term * dW)."""
     w(deco)
-    w("def _diffusion(x, par, greg, dw, gdw):")
+    w("def _diffusion(x, lay, par, greg, nmap, dw, gdw):")
     w.indent()
+    _unpack(w, spec)
     w("for j in range(gdw.shape[0]):")
     w("    gdw[j] = 0.0")
-    body = False
-    for z, (gi, name) in enumerate(spec.noise):
-        flat, R = spec.groups[gi]
-        if name not in flat.states:
-            continue
-        body = True
-        k = flat.states.index(name)
-        w(f"for i in {rng}({R}):")
-        w.indent()
-        w(f"rg = greg[{spec.roff[gi]} + i]")
-        if name in flat.diffusion:
-            expr = flat.diffusion[name]
-            _, need = _closure(flat, set(expr.symbols))
-            _loads(w, spec, gi, need | set(expr.symbols))
-            w(f"gdw[{spec.xoff[gi] + k * R} + i] = ({_expr(expr)}) * dw[{z}, rg]")
-        else:
-            w(f"gdw[{spec.xoff[gi] + k * R} + i] = dw[{z}, rg]")
-        w.dedent()
-    if not body:
-        w("pass")
+    for gi, flat in enumerate(spec.flats):
+        for k, name in enumerate(flat.states):
+            z = f"nmap[{spec.var_index[name]}]"
+            w(f"if {z} >= 0:")
+            w.indent()
+            w(f"z = {z}")
+            w(f"for i in {rng}(R{gi}):")
+            w.indent()
+            w(f"rg = greg[G{gi} + i]")
+            if name in flat.diffusion:
+                expr = flat.diffusion[name]
+                _loads(w, spec, gi, set(expr.symbols))
+                w(f"gdw[X{gi} + {k} * R{gi} + i] = ({_expr(expr)}) * dw[z, rg]")
+            else:
+                w(f"gdw[X{gi} + {k} * R{gi} + i] = dw[z, rg]")
+            w.dedent()
+            w.dedent()
     w.dedent()
     w()
 
 
 def _gen_run(w, spec, deco, rng, par):
-    n_state_noise = [z for z, (gi, nm) in enumerate(spec.noise)
-                     if nm in spec.groups[gi][0].states]
-    n_input_noise = [z for z, (gi, nm) in enumerate(spec.noise)
-                     if nm not in spec.groups[gi][0].states]
     step = integrator_code(spec.integrator, par)
-    step = step.replace("STAGE(", "_stage(").replace("DIFF(", "_diffusion(")
-    stage_args = ("n, tn, L, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist, sv, "
-                  "cin, cdel, cpos, drv, nin, greg, {out}, rec_on, acc")
+    stage_args = ("n, tn, L, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist, sv, "
+                  "cin, cdel, cpos, drv, dmap, nin, nmap, greg, {out}, rec_on, acc, rmap")
     lines = []
     for line in step.strip("\n").splitlines():
-        if "_stage(" in line:
-            head, rest = line.split("_stage(", 1)
+        if "STAGE(" in line:
+            head, rest = line.split("STAGE(", 1)
             xs, c, out = [a.strip() for a in rest.rstrip(")").split(",")]
             line = f"{head}_stage({xs}, {c}, " + stage_args.format(out=out) + ")"
-        elif "_diffusion(" in line:
-            head, rest = line.split("_diffusion(", 1)
+        elif "DIFF(" in line:
+            head, rest = line.split("DIFF(", 1)
             xs, out = [a.strip() for a in rest.rstrip(")").split(",")]
-            line = f"{head}_diffusion({xs}, par, greg, dw, {out})"
+            line = f"{head}_diffusion({xs}, lay, par, greg, nmap, dw, {out})"
         lines.append(line)
-    R, S, Q = spec.n_regions, spec.n_state, spec.n_q
+    Q, C = spec.n_q, max(len(spec.couplings), 1)
     w(deco)
-    w("def _run_one(x, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv, nsig, seed,"
-      " greg, n_steps, dt, rec_every, rec_avg, out, status):")
+    w("def _run_one(x, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv,"
+      " dmap, nsig, nmap, nvar, seed, rmap, greg, n_steps, dt, rec_every, rec_avg, out, status):")
     w.indent()
     w.block(f'''
-S = {S}
-sv = np.zeros(({Q}, {R}))
-hist = np.empty(({Q}, {R}, L))
-cin = np.zeros(({max(len(spec.couplings), 1)}, {R}))
-cdel = np.zeros(({max(len(spec.couplings), 1)}, {R}))
+S = x.shape[0]
+NR = lay[lay.shape[0] - 1]
+NZ = nsig.shape[0]
+sv = np.zeros(({Q}, NR))
+hist = np.empty(({Q}, NR, L))
+cin = np.zeros(({C}, NR))
+cdel = np.zeros(({C}, NR))
 cpos = np.full(1, -1.0)
-nin = np.zeros(({max(len(spec.noise), 1)}, {R}))
-dw = np.zeros(({max(len(spec.noise), 1)}, {R}))
-acc = np.zeros(({max(len(spec.record), 1)}, {R}))
+nin = np.zeros((max(NZ, 1), NR))
+dw = np.zeros((max(NZ, 1), NR))
+acc = np.zeros((out.shape[0], NR))
 k1 = np.empty(S)
 k2 = np.empty(S)
 k3 = np.empty(S)
@@ -454,14 +483,14 @@ xt = np.empty(S)
 g1 = np.zeros(S)
 g2 = np.zeros(S)
 sqdt = math.sqrt(dt)
-keys = np.empty(({max(len(spec.noise), 1)}, {R}), dtype=np.uint64)
-for z in range(keys.shape[0]):
-    for r in range({R}):
-        keys[z, r] = _stream_key(seed, z, r)
-_sources(x, par, cpar, greg, sv)
+keys = np.empty((max(NZ, 1), NR), dtype=np.uint64)
+for z in range(NZ):
+    for r in range(NR):
+        keys[z, r] = _stream_key(seed, nvar[z], r)   # keyed by variable: stable streams
+_sources(x, lay, par, cpar, greg, sv)
 LH = hinit.shape[2]
 for q in range({Q}):
-    for r in range({R}):
+    for r in range(NR):
         for m in range(L):
             j = (L - m) % L
             if LH > 0 and q < {len(spec.couplings)}:
@@ -471,22 +500,21 @@ for q in range({Q}):
 n_samples = out.shape[1]
 for n in range(n_steps):
     tn = n % L
+    for z in range(NZ):
+        for r in range(NR):
+            g = nsig[z, r] * _gauss(keys[z, r], n)
+            nin[z, r] = g
+            dw[z, r] = g * sqdt
+    sample = n // rec_every
+    rec_on = sample < n_samples and (rec_avg or n % rec_every == 0)
 ''')
     w.indent()
-    if n_input_noise or n_state_noise:
-        w(f"for r in {rng}({R}):")
-        for z in n_input_noise:
-            w(f"    nin[{z}, r] = nsig[{z}, r] * _gauss(keys[{z}, r], n)")
-        for z in n_state_noise:
-            w(f"    dw[{z}, r] = nsig[{z}, r] * sqdt * _gauss(keys[{z}, r], n)")
-    w("sample = n // rec_every")
-    w("rec_on = sample < n_samples and (rec_avg or n % rec_every == 0)")
     w.block("\n".join(lines))
     w.block(f'''
 if rec_on and (not rec_avg or (n + 1) % rec_every == 0):
     scale = 1.0 / rec_every if rec_avg else 1.0
     for k in range(acc.shape[0]):
-        for r in range({R}):
+        for r in range(NR):
             out[k, sample, r] = acc[k, r] * scale
             acc[k, r] = 0.0
 for j in range(S):
@@ -494,10 +522,10 @@ for j in range(S):
         status[0] = n + 1
         status[1] = j
         return
-_sources(x, par, cpar, greg, sv)
+_sources(x, lay, par, cpar, greg, sv)
 tn1 = (n + 1) % L
 for q in range({Q}):
-    for r in range({R}):
+    for r in range(NR):
         hist[q, r, tn1] = sv[q, r]
 ''')
     w.dedent()
@@ -507,18 +535,19 @@ for q in range({Q}):
     serial = deco.replace(", parallel=True)", ")")
     # run: batch members in parallel (prange); run_serial: one after the other, for a single
     # member or one thread (numba compiles each lazily, and the serial one compiles faster)
-    for name, decorator, loop in (("run", serial if par else
-                                   deco.replace(")", ", parallel=True)"), "range" if par
-                                   else "prange"), ("run_serial", serial, "range")):
+    batch = serial if par else deco.replace(")", ", parallel=True)")
+    for name, decorator, loop in (("run", batch, "range" if par else "prange"),
+                                  ("run_serial", serial, "range")):
         w(decorator)
-        w(f"def {name}(x0, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv,"
-          " nsig, seeds, greg, n_steps, dt, rec_every, rec_avg, out, status):")
+        w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit,"
+          " drv, dmap, nsig, nmap, nvar, seeds, rmap, greg, n_steps, dt, rec_every, rec_avg, out,"
+          " status):")
         w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
           ' out[b]."""')
         w(f"    for b in {loop}(x0.shape[0]):")
         w("        x = x0[b].copy()")
-        w("        _run_one(x, par[b], cpar[b], idi[b], idf[b], cptr, cidx, cw[b], cdi[b], cdf[b],"
-          " cinst[b], L, hinit[b], drv, nsig[b], seeds[b], greg, n_steps, dt, rec_every, rec_avg,"
-          " out[b], status[b])")
+        w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, cidx, cw[b], cdi[b],"
+          " cdf[b], cinst[b], L, hinit[b], drv, dmap, nsig[b], nmap, nvar, seeds[b], rmap, greg,"
+          " n_steps, dt, rec_every, rec_avg, out[b], status[b])")
         w("    return status")
         w()

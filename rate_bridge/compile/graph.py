@@ -112,9 +112,10 @@ def flatten(circuit, extra_sources=()):
             if var.kind == "state" and var.noise is not None:
                 from ..model.expressions import parse_expression
                 expr = parse_expression(var.noise, template=op.name, field=f"{name}.noise")
-                unknown = expr.symbols - set(op.variables)
-                if unknown:
-                    raise ModelError(f"noise of {name!r} reads undeclared {sorted(unknown)}",
+                allowed = {k for k, v in op.variables.items() if v.kind in ("state", "parameter")}
+                if expr.symbols - allowed:
+                    raise ModelError(f"noise of {name!r} may read states and parameters only, "
+                                     f"not {sorted(expr.symbols - allowed)}",
                                      template=op.name, file=op.file)
                 diffusion[q[name]] = expr.rename(q)
 

@@ -16,20 +16,20 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _stream_key(seed, slot, region):
     return _mix(_mix(seed + _GOLD) ^ (np.uint64(slot) * np.uint64(0x100000001B3)
                                        + np.uint64(region) * _GOLD + np.uint64(1)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _gauss(key, counter):
     z1 = _mix(key + (np.uint64(counter) + np.uint64(1)) * _GOLD)
     z2 = _mix(z1 ^ _GOLD)
