@@ -201,3 +201,19 @@ def test_multiplicative_noise_ito_and_stratonovich_means():
     se = np.sqrt(np.exp(s ** 2 * T) - 1) / np.sqrt(n)       # relative standard error
     assert abs(ito["n.x"][k].mean() / np.exp(0.5 * T) - 1) < 4 * se
     assert abs(strat["n.x"][k].mean() / np.exp((0.5 + s ** 2 / 2) * T) - 1) < 4 * se
+
+
+def test_inputs_noise_records_and_sizes_share_one_kernel():
+    leaky = _circuit(["d/dt * x = (-x + I) / tau", "y = 2 * x"],
+                     {"x": Variable("state"), "I": Variable("input"), "y": Variable("variable"),
+                      "tau": Variable("parameter", 0.01)}, "leaky_share")
+    runs = [
+        rb.simulate(leaky, 0.01, 1e-4, integrator="heun", record=["n.x"]),
+        rb.simulate(leaky, 0.01, 1e-4, integrator="heun", record=["n.y", "n.I"],
+                    noise={"n.I": 1.0}),
+        rb.simulate(rb.Network.from_arrays(np.zeros((5, 5)), leaky), 0.01, 1e-4,
+                    integrator="heun", inputs={"n.I": np.ones(100)}, record=["n.x"]),
+    ]
+    assert len({r.provenance["kernel"] for r in runs}) == 1
+    np.testing.assert_allclose(runs[1]["n.y"], 2 * runs[1]["n.x"] if "n.x" in runs[1]
+                               else runs[1]["n.y"])
