@@ -215,5 +215,5 @@ def test_inputs_noise_records_and_sizes_share_one_kernel():
                     integrator="heun", inputs={"n.I": np.ones(100)}, record=["n.x"]),
     ]
     assert len({r.provenance["kernel"] for r in runs}) == 1
-    np.testing.assert_allclose(runs[1]["n.y"], 2 * runs[1]["n.x"] if "n.x" in runs[1]
-                               else runs[1]["n.y"])
+    assert np.abs(runs[1]["n.I"]).max() > 0                 # the recorded input is noisy
+    np.testing.assert_allclose(runs[2]["n.x"][:, 0], runs[2]["n.x"][:, 4])
