@@ -21,18 +21,20 @@ from ..model.expressions import FUNCTIONS, to_source
 from .integrators import INTEGRATORS, integrator_code
 from .rng import RNG_SOURCE
 
-FUNC_PREFIX = "_f_"
 
+# Calls are rendered inline (no function-call overhead in the hot loops); arguments come
+# parenthesised, so a template may use one twice.
 _FUNC_DEFS = {
-    "exp": "math.exp(a)", "log": "math.log(a)", "log10": "math.log10(a)",
-    "sqrt": "math.sqrt(a)", "abs": "abs(a)", "tanh": "math.tanh(a)", "sinh": "math.sinh(a)",
-    "cosh": "math.cosh(a)", "sin": "math.sin(a)", "cos": "math.cos(a)", "tan": "math.tan(a)",
-    "arcsin": "math.asin(a)", "arccos": "math.acos(a)", "arctan": "math.atan(a)",
-    "arctan2": "math.atan2(a, b)", "floor": "math.floor(a)", "ceil": "math.ceil(a)",
-    "sign": "(1.0 if a > 0 else (-1.0 if a < 0 else 0.0))",
-    "sigmoid": "1.0 / (1.0 + math.exp(-a))", "heaviside": "(1.0 if a > 0 else 0.0)",
-    "relu": "(a if a > 0 else 0.0)", "min": "(a if a < b else b)", "max": "(a if a > b else b)",
-    "clip": "(b if a < b else (c if a > c else a))",
+    "exp": "math.exp({0})", "log": "math.log({0})", "log10": "math.log10({0})",
+    "sqrt": "math.sqrt({0})", "abs": "abs({0})", "tanh": "math.tanh({0})",
+    "sinh": "math.sinh({0})", "cosh": "math.cosh({0})", "sin": "math.sin({0})",
+    "cos": "math.cos({0})", "tan": "math.tan({0})", "arcsin": "math.asin({0})",
+    "arccos": "math.acos({0})", "arctan": "math.atan({0})", "arctan2": "math.atan2({0}, {1})",
+    "floor": "math.floor({0})", "ceil": "math.ceil({0})",
+    "sign": "1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0)",
+    "sigmoid": "1.0 / (1.0 + math.exp(-{0}))", "heaviside": "1.0 if {0} > 0 else 0.0",
+    "relu": "{0} if {0} > 0 else 0.0", "min": "{0} if {0} < {1} else {1}",
+    "max": "{0} if {0} > {1} else {1}", "clip": "{1} if {0} < {1} else ({2} if {0} > {2} else {0})",
 }
 assert set(_FUNC_DEFS) == set(FUNCTIONS)
 
@@ -155,16 +157,10 @@ import numpy as np
 from numba import njit, prange
 ''')
     w()
-    for name, body in _FUNC_DEFS.items():
-        args = ("a", "a, b", "a, b, c")[FUNCTIONS[name][0] - 1]
-        w("@njit(cache=True)")
-        w(f"def {FUNC_PREFIX}{name}({args}):")
-        w(f"    return {body}")
-        w()
     w.block(RNG_SOURCE)
     w()
     w.block('''
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     """Value of delayed quantity q of region r at time (n + c - di - df) * dt.
 
@@ -266,7 +262,7 @@ def _closure(flat, names):
 
 
 def _expr(e):
-    return to_source(e, _local, FUNC_PREFIX)
+    return to_source(e, _local, func_render=_FUNC_DEFS)
 
 
 def _gen_sources(w, spec, deco, rng):
@@ -293,7 +289,7 @@ def _gen_sources(w, spec, deco, rng):
                 c = spec.couplings[q]
                 names = {"x_j": _local(src)}
                 names.update({p: f"cpar[{spec.cpar_index[q][p]}]" for p in c.params})
-                w(f"sv[{q}, rg] = {to_source(c.expression, names.get, FUNC_PREFIX)}")
+                w(f"sv[{q}, rg] = {to_source(c.expression, names.get, func_render=_FUNC_DEFS)}")
             else:
                 w(f"sv[{q}, rg] = {_local(src)}")
         w.dedent()
@@ -328,8 +324,8 @@ def _gen_stage(w, spec, deco, rng):
       " sv, cin, cdel, cpos, drv, dmap, nin, nmap, greg, dx, rec_on, acc, rmap):")
     w.indent()
     _unpack(w, spec)
-    for k in range(len(spec.var_names)):
-        w(f"dm{k}, nm{k}, rm{k} = dmap[{k}], nmap[{k}], rmap[{k}]")
+    for k in sorted({spec.var_index[v] for flat in spec.flats for v in flat.inputs}):
+        w(f"dm{k}, nm{k} = dmap[{k}], nmap[{k}]")
     w("if c > 0.0:  # at c == 0, sv already holds the sources of x (computed after the last step)")
     w("    _sources(x, lay, par, cpar, greg, sv)")
     if spec.couplings:
@@ -347,7 +343,7 @@ def _gen_stage(w, spec, deco, rng):
         else:
             names = {"x_j": "val", "x_i": f"sv[{ci}, r]"}
             names.update({p: f"cpar[{spec.cpar_index[ci][p]}]" for p in c.params})
-            term = to_source(c.expression, names.get, FUNC_PREFIX)
+            term = to_source(c.expression, names.get, func_render=_FUNC_DEFS)
         w(f"for r in {rng}(NR):")
         w.indent()
         w("if fresh or %s:" % ("False" if c.pre_transformed else "True"))
@@ -406,8 +402,8 @@ def _gen_stage(w, spec, deco, rng):
                 w(f"{_local(n_)} = {_expr(e)}")
         for v in flat.variables:
             k = spec.var_index[v]
-            w(f"if rm{k} >= 0:")
-            w(f"    acc[rm{k}, rg] += {_local(v)}")
+            w(f"if rmap[{k}] >= 0:")
+            w(f"    acc[rmap[{k}], rg] += {_local(v)}")
         w.dedent()
         w.dedent()
     w.dedent()

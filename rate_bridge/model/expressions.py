@@ -261,7 +261,7 @@ class _Substituter(_Renamer):
 
 
 # -- output ------------------------------------------------------------------------------------
-def to_source(tree, name_map=None, func_prefix=""):
+def to_source(tree, name_map=None, func_prefix="", func_render=None):
     """Python source of a checked tree.
 
     Parameters
@@ -271,6 +271,9 @@ def to_source(tree, name_map=None, func_prefix=""):
         Maps each symbol to the source text that replaces it (e.g. a local variable).
     func_prefix : str
         Prefix for function names (the generated module defines ``_f_exp`` etc.).
+    func_render : dict | None
+        ``{name: format string}`` rendering a call inline, e.g. ``{"exp": "math.exp({0})"}``
+        (arguments are parenthesised); takes precedence over ``func_prefix``.
     """
     if isinstance(tree, Expression):
         tree = tree.tree
@@ -302,7 +305,10 @@ def to_source(tree, name_map=None, func_prefix=""):
         if isinstance(node, ast.IfExp):
             return f"({emit(node.body)} if {emit(node.test)} else {emit(node.orelse)})"
         if isinstance(node, ast.Call):
-            return f"{func_prefix}{node.func.id}(" + ", ".join(emit(a) for a in node.args) + ")"
+            args = [emit(a) for a in node.args]
+            if func_render and node.func.id in func_render:
+                return "(" + func_render[node.func.id].format(*args) + ")"
+            return f"{func_prefix}{node.func.id}(" + ", ".join(args) + ")"
         raise TypeError(f"unexpected node {type(node).__name__}")  # _check rules this out
 
     return emit(tree)
