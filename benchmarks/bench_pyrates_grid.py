@@ -9,8 +9,8 @@ u = 220 + 22 N(0,1) per node and step (our ``noise={"pc.u": 22.0}``); Euler, dt 
 pc.v recorded at 1 kHz. C is drawn exactly as the peer draws it (same seed, same generator).
 
 Every cell of ours runs in a fresh process (per-cell peak RSS): a short warm-up call (compiles
-the kernel if not cached -- N is part of the generated kernel, so every N compiles once), then
-the timed run(s) under tracemalloc (numba-internal buffers are not traced). PyRates runs where
+the kernel if it is not cached; if the region count is part of the kernel, every N compiles
+once), then the timed run(s) under tracemalloc (numba-internal buffers are not traced). PyRates runs where
 N <= ``--peer-max-n`` and finishes within ``--peer-timeout`` (larger N at the same p are skipped
 after a timeout). For cells with N <= ``--check-max-n`` where PyRates ran, our simulator also
 replays PyRates' exact input array (``inputs={"pc.u": inp}``) and the recordings' summaries are

@@ -7,8 +7,9 @@ sums to ~1), per-edge delays U(0, 20 ms) rounded to steps, Jansen-Rit nodes coup
 ``("pc.m_out", "pc.m_in_e")`` linear, Heun, dt = 1e-4 s, 1 s simulated, pc.v recorded at 1 kHz.
 
 Every size runs in its own fresh process (so ``ru_maxrss`` is per size) that builds the network,
-makes a short warm-up call (compiles the kernel if it is not in the cache: the number of regions
-is part of the generated kernel) and then times the run (best of ``--repeats``). Reported: time,
+makes a 1-ms warm-up call on the same structure without edges (compiles the kernel if it is
+not in the cache -- weights and delays are run-time values, so the edgeless network uses the same
+kernel, which is checked) and then times the run (best of ``--repeats``, under tracemalloc). Reported: time,
 time per edge-step and per node-step, tracemalloc peak during one run (numpy arrays that
 simulate() allocates; numba-internal buffers are not traced, so their size is estimated:
 history ring buffer = sources x regions x (max delay steps + 2) x 8 B), and peak RSS (process
@@ -17,8 +18,7 @@ with ``parallel="batch"`` (one thread per batch member, so one thread here: the 
 cost-vs-edges measurement); the largest also with ``parallel="nodes"`` (regions split over
 threads inside each step, what ``parallel="auto"`` picks for >= 512 regions and one member).
 
-    python benchmarks/bench_scaling.py --quick                 # 30 ms simulated, ~1-2 min
-                                                               # (+ compiling 4 kernels once)
+    python benchmarks/bench_scaling.py --quick                 # 30 ms, up to 3000 nodes, ~2 min
     python benchmarks/bench_scaling.py                         # 1 s simulated
     python benchmarks/bench_scaling.py --sizes 100 1000 10000 30000 --repeats 1
 """
@@ -40,8 +40,8 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.split("\n")[1:]))
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000],
-                    help="network sizes (default 100 1000 10000)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None,
+                    help="network sizes (default 100 1000 10000; --quick: 100 1000 3000)")
     ap.add_argument("--degree", type=int, default=20, help="incoming edges per node (20)")
     ap.add_argument("--max-delay", type=float, default=0.02, help="max delay in s (0.02)")
     ap.add_argument("--duration", type=float, default=None,
@@ -65,6 +65,8 @@ def parse_args(argv=None):
     ap.add_argument("--child-size", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-mode", default="auto", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = [100, 1000, 3000] if args.quick else [100, 1000, 10000]
     if args.duration is None:
         args.duration = 0.03 if args.quick else 1.0
     if args.repeats is None:
@@ -110,21 +112,27 @@ def child(args):
     rss_build = C.maxrss_mb()
     kw = dict(dt=args.dt, integrator="heun", record=["pc.v"], sampling_rate=1000.0,
               parallel=args.child_mode, seed=0)
+    # warm-up (compile or cache load) on the same structure without edges, for 1 ms: the
+    # kernel does not depend on weights or delays (checked below: warmup_same_kernel)
+    import scipy.sparse as sp
+    net0 = rb.Network.from_arrays(sp.csr_matrix((n, n)), "jansen_rit",
+                                  coupling=("pc.m_out", "pc.m_in_e"), coupling_function="linear")
     before = C.nbi_files()
     t0 = time.perf_counter()
-    warm = rb.simulate(net, duration=min(args.duration, 1.05 * args.max_delay + 10 * args.dt),
-                       **kw)
+    warm = rb.simulate(net0, duration=max(2 * args.dt, 1e-3), **kw)   # >= 1 sample
     t_first = time.perf_counter() - t0
     compiled = C.compiled_since(before, warm.provenance["kernel"])
+    del net0
     rss_warm = C.maxrss_mb()
+    tracemalloc.start()
     r = C.time_ours(lambda: rb.simulate(net, duration=args.duration, **kw), args.repeats,
                     budget=args.repeat_budget)
-    r.pop("result")
-    rss_run = C.maxrss_mb()
-    tracemalloc.start()
-    rb.simulate(net, duration=args.duration, **kw)
     tm_peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
     tracemalloc.stop()
+    res = r.pop("result")
+    same_kernel = res.provenance["kernel"] == warm.provenance["kernel"]
+    del res
+    rss_run = C.maxrss_mb()
     n_steps = int(round(args.duration / args.dt))
     nnz = int(net.weights.nnz)
     max_d = int(np.round(net.delays.data / args.dt).max()) if nnz else 0
@@ -139,6 +147,7 @@ def child(args):
            "parallel_resolved": mode, "threads": threads, "max_delay_steps": max_d,
            "import_seconds": t_import, "build_seconds": t_build,
            "first_call_seconds": t_first, "compiled_in_this_process": compiled,
+           "warmup_same_kernel": same_kernel,
            "kernel": warm.provenance["kernel"],
            "run": r["run"], "wall": r["wall"], "cpu": r["cpu"], "runs": r["runs"],
            "repeats": r["repeats"],
@@ -187,22 +196,23 @@ def main(argv=None):
     rows = []
     for d in out["runs"]:
         if "error" in d:
-            rows.append([d["n"], "", d["parallel"], "failed", "", "", "", "", "", "", "", ""])
+            rows.append([d["n"], "", d["parallel"], "failed"] + [""] * 11)
             continue
         rows.append([d["n"], d["edges"], f"{d['parallel']}->{d['parallel_resolved']}",
                      d["run"], d["wall"], d["cpu"], d["ns_per_edge_step"], d["ns_per_node_step"],
-                     d["first_call_seconds"], d["tracemalloc_peak_mb"], d["hist_estimate_mb"],
+                     d["build_seconds"], d["first_call_seconds"], d["tracemalloc_peak_mb"], d["hist_estimate_mb"],
                      d["maxrss_after_runs_mb"], d["maxrss_delta_from_import_mb"],
                      d["maxrss_delta_from_warmup_mb"]])
     C.table(rows, ["nodes", "edges", "parallel", "run s", "call s", "CPU s", "ns/edge-step",
-                   "ns/node-step", "1st call s", "tracemalloc MB", "hist est MB",
+                   "ns/node-step", "build s", "1st call s", "tracemalloc MB", "hist est MB",
                    "maxrss MB", "dRSS import MB", "dRSS warm MB"],
             title=f"Scaling ({args.duration:g} s simulated, "
                   f"{int(round(args.duration / args.dt))} Heun steps; one fresh process per row)")
-    print("  run = kernel time (best of repeats); 1st call = warm-up call incl. compile (if not "
-          "cached) or cache load;\n  tracemalloc = peak of numpy allocations during one "
-          "simulate(); hist est = numba-internal delay ring buffer\n  (not traced); maxrss = "
-          "process peak; dRSS = increase since after import / since after the warm-up call.\n")
+    print("  run = kernel time (best of repeats); build = random_network + Network.from_arrays;\n"
+          "  1st call = warm-up call incl. compile (if not cached) or cache load; tracemalloc = "
+          "peak of numpy\n  allocations during the runs; hist est = numba-internal delay ring "
+          "buffer (not traced); maxrss =\n  process peak; dRSS = increase since after import / "
+          "since after the warm-up call.\n")
 
     # linearity over the size sweep
     auto = sorted((d for d in ok if d["parallel"] == args.size_mode), key=lambda d: d["edges"])
