@@ -131,24 +131,20 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     noise_names = _check_names(net, noise, "noise", ("state", "input"))
     drive_names = _check_names(net, inputs or {}, "inputs", ("input",))
     parallel = _parallel_mode(parallel, B, R, n_jobs)
-    spec = KernelSpec([g["flat"] for g in net.groups], net.couplings, integrator, parallel)
+    spec = KernelSpec([g["flat"] for g in net.groups], net.couplings, integrator, parallel,
+                      [len(g["regions"]) for g in net.groups])
     t0 = time.perf_counter()
     module, _, key = kernel_for(spec)
     t_kernel = time.perf_counter() - t0
-    lay, totals = spec.layout([len(g["regions"]) for g in net.groups])
+    lay, totals = spec.lay, spec.totals
 
     arrays = _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, duration)
     greg = np.concatenate([g["regions"] for g in net.groups]).astype(np.int64)
     hinit = _history(net, spec, history, B, arrays["par"], dt)
     drv = _drives(net, drive_names, inputs or {}, n_steps, dt)
-    V = len(spec.var_names)
-    rmap, nmap, dmap = (np.full(V, -1, dtype=np.int64) for _ in range(3))
-    for slot, name in enumerate(record):
-        rmap[spec.var_index[name]] = slot
-    for slot, name in enumerate(drive_names):
-        dmap[spec.var_index[name]] = slot
+    rvar = np.array([spec.var_index[name] for name in record], dtype=np.int64)
+    dvar = np.array([spec.var_index[name] for name in drive_names], dtype=np.int64)
     nvar = np.array([spec.var_index[name] for name in noise_names], dtype=np.int64)
-    nmap[nvar] = np.arange(len(noise_names))
     nsig = np.zeros((B, len(noise_names), R))
     for z, name in enumerate(noise_names):
         nsig[:, z, :] = _per_region(noise[name], R, f"noise[{name!r}]")
@@ -167,7 +163,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
         entry(arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
               arrays["cptr"], arrays["cidx"], arrays["cw"], arrays["cdi"], arrays["cdf"],
-              arrays["cinst"], arrays["L"], hinit, drv, dmap, nsig, nmap, nvar, seeds, rmap,
+              arrays["cinst"], arrays["L"], hinit, drv, dvar, nsig, nvar, seeds, rvar,
               greg, n_steps, dt, rec_every, record_mode == "average", out, status)
     finally:
         if old_threads is not None:

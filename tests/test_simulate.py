@@ -203,7 +203,7 @@ def test_multiplicative_noise_ito_and_stratonovich_means():
     assert abs(strat["n.x"][k].mean() / np.exp((0.5 + s ** 2 / 2) * T) - 1) < 4 * se
 
 
-def test_inputs_noise_records_and_sizes_share_one_kernel():
+def test_inputs_noise_and_records_share_one_kernel():
     leaky = _circuit(["d/dt * x = (-x + I) / tau", "y = 2 * x"],
                      {"x": Variable("state"), "I": Variable("input"), "y": Variable("variable"),
                       "tau": Variable("parameter", 0.01)}, "leaky_share")
@@ -211,9 +211,14 @@ def test_inputs_noise_records_and_sizes_share_one_kernel():
         rb.simulate(leaky, 0.01, 1e-4, integrator="heun", record=["n.x"]),
         rb.simulate(leaky, 0.01, 1e-4, integrator="heun", record=["n.y", "n.I"],
                     noise={"n.I": 1.0}),
+        rb.simulate(leaky, 0.01, 1e-4, integrator="heun", inputs={"n.I": np.ones(100)},
+                    record=["n.x"]),
         rb.simulate(rb.Network.from_arrays(np.zeros((5, 5)), leaky), 0.01, 1e-4,
                     integrator="heun", inputs={"n.I": np.ones(100)}, record=["n.x"]),
     ]
-    assert len({r.provenance["kernel"] for r in runs}) == 1
+    # sizes are compiled in (speed): one kernel for the single circuit, one for 5 regions
+    assert len({r.provenance["kernel"] for r in runs[:3]}) == 1
+    assert runs[3].provenance["kernel"] != runs[0].provenance["kernel"]
     assert np.abs(runs[1]["n.I"]).max() > 0                 # the recorded input is noisy
-    np.testing.assert_allclose(runs[2]["n.x"][:, 0], runs[2]["n.x"][:, 4])
+    np.testing.assert_allclose(runs[3]["n.x"][:, 0], runs[3]["n.x"][:, 4])
+    np.testing.assert_array_equal(runs[3]["n.x"][:, 0], runs[2]["n.x"][:, 0])

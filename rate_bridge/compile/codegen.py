@@ -4,10 +4,11 @@ The kernel depends only on the *structure* of a network (equations, state layout
 which variables are driven, noisy and recorded, the integrator). All values — parameters,
 weights, delays, inputs, noise amplitudes, seeds — are arrays passed at call time.
 
-Sizes are values too: the number of regions of each group and the offsets of its blocks come
-in the array ``lay``, so a kernel serves networks of any size. Which variables are recorded,
-noisy or driven is given by maps ``rmap``/``nmap``/``dmap`` (variable index -> slot, -1 for
-none), so none of that recompiles either.
+The number of regions of each group is compiled in (constant trip counts and offsets run
+faster); the array ``lay`` passes the same layout at run time for checking. Which variables are recorded,
+noisy or driven is given by index arrays ``rvar``/``nvar``/``dvar`` (slot -> variable index), so
+none of that recompiles either: drives and input noise reach an input through ``ext[var, region]``
+(filled once per step), recorded variables through a scratch column per region.
 
 Layout (per batch member ``b``)
 -------------------------------
@@ -53,8 +54,12 @@ class KernelSpec:
     parallel : {"batch", "nodes"}
     """
 
-    def __init__(self, flats, couplings, integrator, parallel):
+    def __init__(self, flats, couplings, integrator, parallel, sizes):
         self.flats, self.couplings = list(flats), list(couplings)
+        # region counts are compiled in as constants: fixed trip counts and offsets make the
+        # kernel ~20% faster than reading them at run time
+        self.sizes = [int(r) for r in sizes]
+        self.lay, self.totals = self.layout(self.sizes)
         self.integrator, self.parallel = integrator, parallel
         # one index per variable name across groups (record / noise / drive maps)
         self.var_names = []
@@ -108,7 +113,8 @@ class KernelSpec:
 
     def text(self):
         """Structure text: hashed to key the kernel cache."""
-        parts = [f"integrator {self.integrator}", f"parallel {self.parallel}"]
+        parts = [f"integrator {self.integrator}", f"parallel {self.parallel}",
+                 f"sizes {self.sizes}"]
         parts += [f"group\n{flat.signature()}" for flat in self.flats]
         parts += [c.signature() for c in self.couplings]
         return "\n".join(parts)
@@ -160,7 +166,7 @@ from numba import njit, prange
     w.block(RNG_SOURCE)
     w()
     w.block('''
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     """Value of delayed quantity q of region r at time (n + c - di - df) * dt.
 
@@ -221,11 +227,11 @@ def _describe(spec):
 
 
 def _unpack(w, spec):
-    """Locals R<g>, X<g>, P<g>, E<g>, G<g> (group sizes and offsets) and NR from ``lay``."""
-    for g in range(len(spec.flats)):
-        w(f"R{g}, X{g}, P{g}, E{g}, G{g} = (lay[{5 * g}], lay[{5 * g + 1}], lay[{5 * g + 2}], "
-          f"lay[{5 * g + 3}], lay[{5 * g + 4}])")
-    w(f"NR = lay[{5 * len(spec.flats)}]")
+    """Constants R<g>, X<g>, P<g>, E<g>, G<g> (group sizes and offsets) and NR."""
+    for g, off in enumerate(spec.totals["groups"]):
+        w(f"R{g}, X{g}, P{g}, E{g}, G{g} = {off['R']}, {off['X']}, {off['P']}, {off['E']}, "
+          f"{off['G']}")
+    w(f"NR = {spec.totals['n_regions']}")
 
 
 def _state(g, k):
@@ -312,8 +318,7 @@ def _input_terms(spec, gi, inp):
                f"_delayed(hist, {q}, rg, idi[{di}], idf[{di}], c, n, tn, L, sv[{q}, rg]))")
         terms.append(val if e.weight is None else f"{_local(e.weight)} * {val}")
     terms += [f"cin[{ci}, rg]" for ci, cpl in enumerate(spec.couplings) if cpl.target == inp]
-    terms.append(f"(drv[dm{k}, n, rg] if dm{k} >= 0 else 0.0)")
-    terms.append(f"(nin[nm{k}, rg] if nm{k} >= 0 else 0.0)")
+    terms.append(f"ext[{k}, rg]")
     return " + ".join(terms)
 
 
@@ -321,11 +326,9 @@ def _gen_stage(w, spec, deco, rng):
     """_stage: the vector field at stage time t_n + c*dt (coupling, inputs, derivatives)."""
     w(deco)
     w("def _stage(x, c, n, tn, L, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist,"
-      " sv, cin, cdel, cpos, drv, dmap, nin, nmap, greg, dx, rec_on, acc, rmap):")
+      " sv, cin, cdel, cpos, ext, greg, dx, rec_on, acc, rvar, scr):")
     w.indent()
     _unpack(w, spec)
-    for k in sorted({spec.var_index[v] for flat in spec.flats for v in flat.inputs}):
-        w(f"dm{k}, nm{k} = dmap[{k}], nmap[{k}]")
     w("if c > 0.0:  # at c == 0, sv already holds the sources of x (computed after the last step)")
     w("    _sources(x, lay, par, cpar, greg, sv)")
     if spec.couplings:
@@ -401,9 +404,9 @@ def _gen_stage(w, spec, deco, rng):
             if n_ not in done:
                 w(f"{_local(n_)} = {_expr(e)}")
         for v in flat.variables:
-            k = spec.var_index[v]
-            w(f"if rmap[{k}] >= 0:")
-            w(f"    acc[rmap[{k}], rg] += {_local(v)}")
+            w(f"scr[{spec.var_index[v]}, rg] = {_local(v)}")
+        w("for s in range(rvar.shape[0]):")
+        w("    acc[s, rg] += scr[rvar[s], rg]")
         w.dedent()
         w.dedent()
     w.dedent()
@@ -413,17 +416,18 @@ def _gen_stage(w, spec, deco, rng):
 def _gen_diffusion(w, spec, deco, rng):
     """_diffusion: noise increment of every noisy state (diffusion term * dW)."""
     w(deco)
-    w("def _diffusion(x, lay, par, greg, nmap, dw, gdw):")
+    w("def _diffusion(x, lay, par, greg, nvar, dw, gdw):")
     w.indent()
     _unpack(w, spec)
     w("for j in range(gdw.shape[0]):")
     w("    gdw[j] = 0.0")
+    w("for z in range(nvar.shape[0]):")
+    w.indent()
+    w("var = nvar[z]")
     for gi, flat in enumerate(spec.flats):
         for k, name in enumerate(flat.states):
-            z = f"nmap[{spec.var_index[name]}]"
-            w(f"if {z} >= 0:")
+            w(f"if var == {spec.var_index[name]}:  # {name}")
             w.indent()
-            w(f"z = {z}")
             w(f"for i in {rng}(R{gi}):")
             w.indent()
             w(f"rg = greg[G{gi} + i]")
@@ -435,6 +439,8 @@ def _gen_diffusion(w, spec, deco, rng):
                 w(f"gdw[X{gi} + {k} * R{gi} + i] = dw[z, rg]")
             w.dedent()
             w.dedent()
+    w("pass")
+    w.dedent()
     w.dedent()
     w()
 
@@ -442,7 +448,7 @@ def _gen_diffusion(w, spec, deco, rng):
 def _gen_run(w, spec, deco, rng, par):
     step = integrator_code(spec.integrator, par)
     stage_args = ("n, tn, L, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist, sv, "
-                  "cin, cdel, cpos, drv, dmap, nin, nmap, greg, {out}, rec_on, acc, rmap")
+                  "cin, cdel, cpos, ext, greg, {out}, rec_on, acc, rvar, scr")
     lines = []
     for line in step.strip("\n").splitlines():
         if "STAGE(" in line:
@@ -452,23 +458,25 @@ def _gen_run(w, spec, deco, rng, par):
         elif "DIFF(" in line:
             head, rest = line.split("DIFF(", 1)
             xs, out = [a.strip() for a in rest.rstrip(")").split(",")]
-            line = f"{head}_diffusion({xs}, lay, par, greg, nmap, dw, {out})"
+            line = f"{head}_diffusion({xs}, lay, par, greg, nvar, dw, {out})"
         lines.append(line)
     Q, C = spec.n_q, max(len(spec.couplings), 1)
     w(deco)
     w("def _run_one(x, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv,"
-      " dmap, nsig, nmap, nvar, seed, rmap, greg, n_steps, dt, rec_every, rec_avg, out, status):")
+      " dvar, nsig, nvar, seed, rvar, greg, n_steps, dt, rec_every, rec_avg, out, status):")
     w.indent()
     w.block(f'''
-S = x.shape[0]
-NR = lay[lay.shape[0] - 1]
+S = {spec.totals["n_state"]}
+NR = {spec.totals["n_regions"]}
 NZ = nsig.shape[0]
 sv = np.zeros(({Q}, NR))
 hist = np.empty(({Q}, NR, L))
 cin = np.zeros(({C}, NR))
 cdel = np.zeros(({C}, NR))
 cpos = np.full(1, -1.0)
-nin = np.zeros((max(NZ, 1), NR))
+ND = dvar.shape[0]
+ext = np.zeros(({len(spec.var_names)}, NR))
+scr = np.zeros(({len(spec.var_names)}, NR))
 dw = np.zeros((max(NZ, 1), NR))
 acc = np.zeros((out.shape[0], NR))
 k1 = np.empty(S)
@@ -496,10 +504,20 @@ for q in range({Q}):
 n_samples = out.shape[1]
 for n in range(n_steps):
     tn = n % L
+    # drives and input noise reach inputs through ext, held over the step
+    for z in range(NZ):
+        for r in range(NR):
+            ext[nvar[z], r] = 0.0
+    for d in range(ND):
+        for r in range(NR):
+            ext[dvar[d], r] = 0.0
+    for d in range(ND):
+        for r in range(NR):
+            ext[dvar[d], r] += drv[d, n, r]
     for z in range(NZ):
         for r in range(NR):
             g = nsig[z, r] * _gauss(keys[z, r], n)
-            nin[z, r] = g
+            ext[nvar[z], r] += g
             dw[z, r] = g * sqdt
     sample = n // rec_every
     rec_on = sample < n_samples and (rec_avg or n % rec_every == 0)
@@ -536,14 +554,14 @@ for q in range({Q}):
                                   ("run_serial", serial, "range")):
         w(decorator)
         w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit,"
-          " drv, dmap, nsig, nmap, nvar, seeds, rmap, greg, n_steps, dt, rec_every, rec_avg, out,"
+          " drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every, rec_avg, out,"
           " status):")
         w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
           ' out[b]."""')
         w(f"    for b in {loop}(x0.shape[0]):")
         w("        x = x0[b].copy()")
         w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, cidx, cw[b], cdi[b],"
-          " cdf[b], cinst[b], L, hinit[b], drv, dmap, nsig[b], nmap, nvar, seeds[b], rmap, greg,"
+          " cdf[b], cinst[b], L, hinit[b], drv, dvar, nsig[b], nvar, seeds[b], rvar, greg,"
           " n_steps, dt, rec_every, rec_avg, out[b], status[b])")
         w("    return status")
         w()

@@ -16,7 +16,7 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
@@ -29,7 +29,7 @@ def _stream_key(seed, slot, region):
                                        + np.uint64(region) * _GOLD + np.uint64(1)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _gauss(key, counter):
     z1 = _mix(key + (np.uint64(counter) + np.uint64(1)) * _GOLD)
     z2 = _mix(z1 ^ _GOLD)
