@@ -14,21 +14,22 @@
 #   THREADS       --threads for every script (BLAS/OpenMP/XLA threads, default 1)
 #   SKIP_SINGLE   set to 1 to run only the PyRates grid
 # Runs are sequential (the machine has 2 cores; do not time two things at once).
+# Stop it with: kill -- -PGID of this script (timeout --foreground keeps the runs in its group).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${1:-peers_results.jsonl}"
 PY="${PEERS_PY:-/work/peers_venv/bin/python}"
 D="${DURATION:-10}"
-GRID_N="${GRID_N:-1 2 4 8 16 32 64 128 256 512 1024 2048}"
-GRID_P="${GRID_P:-0.5}"
-GRID_BACKENDS="${GRID_BACKENDS:-default numba jax}"
+GRID_N="${GRID_N-1 2 4 8 16 32 64 128 256 512 1024 2048}"   # GRID_N="" runs no grid
+GRID_P="${GRID_P-0.5}"
+GRID_BACKENDS="${GRID_BACKENDS-default numba jax}"
 TO="${RUN_TIMEOUT:-3600}"
 THREADS="${THREADS:-1}"
 
 run() {  # run SCRIPT ARGS...
   local script="$1"; shift
   local out rc
-  out="$(timeout "$TO" "$PY" "$HERE/$script" "$@" --threads "$THREADS" 2>/tmp/peers_run_stderr.txt)"; rc=$?
+  out="$(timeout --foreground "$TO" "$PY" "$HERE/$script" "$@" --threads "$THREADS" 2>/tmp/peers_run_stderr.txt)"; rc=$?
   if [ $rc -eq 0 ] && [ -n "$out" ]; then
     printf '%s\n' "$out" | tail -n 1 >> "$OUT"
   else

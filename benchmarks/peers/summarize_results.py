@@ -34,7 +34,7 @@ def main(paths):
                 d = json.loads(line)
                 (errors if "error" in d else rows).append(d)
     head = ("| peer | workload | backend | N | p | steps | run s (wall) | run s (CPU) | setup s | compile s "
-            "| peak RSS MB | load | threads | signal mean | signal std |")
+            "| loop CPU s incl. compile | peak RSS MB | load | threads | signal mean | signal std |")
     print(head)
     print("|" + "|".join([" --- "] * (head.count("|") - 1)) + "|")
     for d in rows:
@@ -43,7 +43,7 @@ def main(paths):
             d.get("peer", "?"), d.get("workload", "?"), str(d.get("backend", "")).split("(")[0],
             fmt(d.get("n_nodes")), fmt(d.get("p", "")), fmt(d.get("n_steps")),
             fmt(d.get("seconds")), fmt(d.get("cpu_seconds")), fmt(d.get("setup_seconds")),
-            fmt(d.get("compile_seconds")), fmt(d.get("peak_rss_mb"), 0), fmt(d.get("loadavg_1min_end"), 1), fmt(d.get("threads")),
+            fmt(d.get("compile_seconds")), fmt(d.get("solve_cpu_seconds")), fmt(d.get("peak_rss_mb"), 0), fmt(d.get("loadavg_1min_end"), 1), fmt(d.get("threads")),
             sig(s.get("mean")), sig(s.get("std")),
         ]) + " |")
     for e in errors:
