@@ -271,25 +271,23 @@ class Network:
                 out[r] = g["circuit"]
         return out
 
-    @property
-    def parameters(self):
-        """``{"pc.u": array over regions, ...}`` (NaN where a region's circuit lacks it)."""
+    def _over_regions(self, where):
         out = {}
         for g in self.groups:
-            for name, values in g["values"].items():
+            for name, values in g[where].items():
                 arr = out.setdefault(name, np.full(self.n_regions, np.nan))
                 arr[g["regions"]] = values
         return out
 
     @property
+    def parameters(self):
+        """``{"pc.u": array over regions, ...}`` (NaN where a region's circuit lacks it)."""
+        return self._over_regions("values")
+
+    @property
     def initial_state(self):
         """``{"pc.psp_e": array over regions, ...}``: the initial value of every state."""
-        out = {}
-        for g in self.groups:
-            for name, values in g["initial"].items():
-                arr = out.setdefault(name, np.full(self.n_regions, np.nan))
-                arr[g["regions"]] = values
-        return out
+        return self._over_regions("initial")
 
     @property
     def units(self):

@@ -119,21 +119,23 @@ def flatten(circuit, extra_sources=()):
                                      template=op.name, file=op.file)
                 diffusion[q[name]] = expr.rename(q)
 
+    def declare(qn, var):
+        units[qn], kinds[qn] = var.unit, var.kind
+        if var.kind == "state":
+            initial[qn] = var.default
+        elif var.kind == "parameter":
+            params.append(qn)
+            defaults[qn] = var.default
+        elif var.kind == "input":
+            inputs.append(qn)
+            defaults[qn] = var.default
+
     for label, node in circuit.nodes.items():
         ns = node.namespace()
         for op in node.operators.values():
             add_operator(label, op, ns)
         for name, (var, _) in ns.items():
-            qn = f"{label}.{name}"
-            units[qn], kinds[qn] = var.unit, var.kind
-            if var.kind == "state":
-                initial[qn] = var.default
-            elif var.kind == "parameter":
-                params.append(qn)
-                defaults[qn] = var.default
-            elif var.kind == "input":
-                inputs.append(qn)
-                defaults[qn] = var.default
+            declare(f"{label}.{name}", var)
 
     for edge in circuit.edges:
         w, d = f"{edge.name}.weight", f"{edge.name}.delay"
@@ -146,17 +148,10 @@ def flatten(circuit, extra_sources=()):
         add_operator(edge.name, op, scope)
         for name, var in op.variables.items():
             qn = f"{edge.name}.{name}"
-            units[qn], kinds[qn] = var.unit, var.kind
-            if var.kind == "state":
-                initial[qn] = var.default
-            elif var.kind == "parameter":
-                params.append(qn)
-                defaults[qn] = var.default
-            elif var.kind == "input":
-                inputs.append(qn)
-                defaults[qn] = var.default
+            declare(qn, var)
+            if var.kind == "input":          # receives weight * source(t - delay)
                 edges.append(FlatEdge(edge.source, qn, w, d))
-            elif var.kind == "output":
+            elif var.kind == "output":       # adds to the edge's target
                 edges.append(FlatEdge(qn, edge.target))
     params = params + inputs + [p for e in circuit.edges
                                 for p in (f"{e.name}.weight", f"{e.name}.delay")]
