@@ -72,8 +72,9 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         Delays rounded to whole steps, or linearly interpolated between steps.
     history : float | dict | None
         Values of coupled variables before t = 0: None keeps them constant at the initial
-        state; a number, or ``{source variable: array (n_times, n_regions)}`` (oldest first,
-        last row at t = 0, spaced by ``dt``).
+        state; a number, or ``{source variable: value}`` with a number, one value per region
+        (n_regions,), or a series (n_times,) / (n_times, n_regions), oldest first, last row at
+        t = 0, spaced by ``dt`` (shorter series are padded with their oldest row).
     parallel : {"auto", "batch", "nodes"}
         Parallelise over batch members, or over regions inside each step (large networks).
     n_jobs : int | None
@@ -140,7 +141,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
 
     arrays = _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, duration)
     greg = np.concatenate([g["regions"] for g in net.groups]).astype(np.int64)
-    hinit = _history(net, spec, history, B, arrays["par"], dt)
+    hinit = _history(net, spec, history, arrays["cpar"])
     drv = _drives(net, drive_names, inputs or {}, n_steps, dt)
     rvar = np.array([spec.var_index[name] for name in record], dtype=np.int64)
     dvar = np.array([spec.var_index[name] for name in drive_names], dtype=np.int64)
@@ -366,37 +367,45 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
                 cdi=cdi, cdf=cdf, cinst=cinst, L=L)
 
 
-def _history(net, spec, history, B, par, dt):
-    R, C = net.n_regions, len(net.couplings)
+def _history(net, spec, history, cpar):
+    """Values before t = 0 of each coupled variable, as the kernel's buffers hold them.
+
+    A number, or per source variable: a number, one value per region (n_regions,), or a time
+    series (n_times,) or (n_times, n_regions), oldest first, spaced by dt.
+    """
+    B, R = cpar.shape[0], net.n_regions
     if history is None:
         return np.zeros((B, spec.n_q, R, 0))
     from .model.expressions import evaluate
     if not isinstance(history, dict):
         history = {c.source: history for c in net.couplings}
-    length = max((np.atleast_2d(np.asarray(v, float)).shape[0] for v in history.values()),
-                 default=1)
-    out = np.zeros((B, spec.n_q, R, length))
-    for ci, c in enumerate(net.couplings):
+    series = {}
+    for c in net.couplings:
         if c.source not in history:
             raise KeyError(f"history: no values for the coupled variable {c.source!r}")
         arr = np.asarray(history[c.source], dtype=float)
         if arr.ndim == 0:
-            arr = np.full((length, R), float(arr))
+            arr = np.full((1, R), float(arr))
         elif arr.ndim == 1:
-            arr = np.repeat(arr[:, None], R, axis=1) if arr.shape[0] != R or length != 1 \
-                else arr[None, :]
-        if arr.shape != (length, R):
+            arr = arr[None, :] if arr.shape[0] == R else np.repeat(arr[:, None], R, axis=1)
+        if arr.ndim != 2 or arr.shape[1] != R:
             raise ValueError(f"history[{c.source!r}] must have shape (n_times, {R}), got "
                              f"{arr.shape}")
         if not np.isfinite(arr).all():
             raise ValueError(f"history[{c.source!r}] contains NaN or inf")
+        series[c.source] = arr
+    length = max(a.shape[0] for a in series.values())
+    out = np.zeros((B, spec.n_q, R, length))
+    for ci, c in enumerate(net.couplings):
+        arr = series[c.source]
+        vals = np.concatenate([np.repeat(arr[:1], length - arr.shape[0], axis=0), arr]).T
         for b in range(B):
-            vals = arr.T
-            if c.pre_transformed:   # buffers hold f(x_j), as in the kernel
-                env = dict(c.params, x_j=vals)
-                vals = np.broadcast_to(evaluate(c.expression, env), vals.shape)
-            out[b, ci] = vals
-    del par, dt, C
+            if c.pre_transformed:   # the buffers hold f(x_j), as in the kernel
+                env = {p: cpar[b, spec.cpar_index[ci][p]] for p in c.params}
+                out[b, ci] = np.broadcast_to(evaluate(c.expression, {**env, "x_j": vals}),
+                                             vals.shape)
+            else:
+                out[b, ci] = vals
     return out
 
 
