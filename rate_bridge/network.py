@@ -307,6 +307,12 @@ class Network:
         return (f"<Network {self.name!r} | {self.n_regions} regions, {self.weights.nnz} edges, "
                 f"{len(self.groups)} circuit type(s), couplings {self.couplings}>")
 
+    def show_code(self, integrator="heun", parallel="batch"):
+        """The generated kernel source for this network (readable Python compiled by numba)."""
+        from .compile import KernelSpec, generate
+        return generate(KernelSpec([g["flat"] for g in self.groups], self.couplings, integrator,
+                                   parallel, [len(g["regions"]) for g in self.groups]))
+
     # -- change ----------------------------------------------------------------------------
     def _region_indices(self, regions):
         if regions is None:

@@ -37,6 +37,12 @@ def test_library_templates_load_and_are_inspectable():
         assert isinstance(rb.load_template(name), Circuit)
 
 
+def test_generated_code_can_be_printed():
+    code = rb.load_template("jansen_rit").show_code("rk4")
+    assert "def _stage(" in code and "math.exp" in code and "rk4" in code
+    compile(code, "<kernel>", "exec")            # valid Python
+
+
 def test_loaded_templates_are_fresh_copies():
     a = rb.load_template("jansen_rit")
     a.set_parameter("pc.u", 100.0)

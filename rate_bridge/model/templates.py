@@ -523,6 +523,10 @@ class Circuit:
             raise
         return self
 
+    def show_code(self, integrator="heun"):
+        """The generated kernel source of this circuit run as one region."""
+        return self.to_network().show_code(integrator)
+
     def to_network(self):
         """This circuit as a one-region :class:`~rate_bridge.Network`."""
         from ..network import Network
