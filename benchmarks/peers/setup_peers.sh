@@ -25,7 +25,7 @@ done
 CONS=()
 [ "$LATEST" = 1 ] || CONS=(-c "$HERE/constraints.txt")
 
-PKG_PYRATES=(pyrates==1.2.3 jax==0.10.2)   # jax: optional, for PyRates' jax backend (the fastest here)
+PKG_PYRATES=(pyrates==1.2.3 numba threadpoolctl jax==0.10.2)   # numba: --backend numba; jax: --backend jax (fastest here)
 PKG_TVB=(tvb-library==2.10.0 tvb-data==3.0.0)
 PKG_NEUROLIB=(neurolib==0.6.2 tvb-data==3.0.0)   # tvb-data only for the 76-region connectome files
 
