@@ -237,3 +237,17 @@ def test_algebraic_loop_is_refused():
                   {"a": Variable("variable"), "b": Variable("variable"), "x": Variable("state")})
     with pytest.raises(ModelError, match="algebraic loop"):
         rb.simulate(Circuit("c", {"n": Node("n", [op])}), 0.01, 1e-3)
+
+
+def test_sub_circuits_compose_with_prefixed_names():
+    jr = rb.load_template("jansen_rit")
+    two = Circuit("two_columns", {"a": jr, "b": jr},
+                  [Edge("a/pc.m_out", "b/pc.m_in_e", weight=0.0, delay=0.01, name="a_to_b")])
+    assert "a/pc.u" in two.parameters and "a/pc_to_ein.weight" in two.parameters
+    assert two.parameters["a_to_b.delay"] == 0.01
+    two.set_parameter("b/pc.u", 150.0)
+    res = rb.simulate(two, 0.5, 1e-4, integrator="rk4", record=["a/pc.v", "b/pc.v"])
+    ref = rb.simulate(jr, 0.5, 1e-4, integrator="rk4", record=["pc.v"], params={"pc.u": 150.0})
+    np.testing.assert_allclose(res["b/pc.v"][:, 0], ref["pc.v"][:, 0], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ModelError, match="must not contain"):
+        Circuit("bad", {"a.b": jr})

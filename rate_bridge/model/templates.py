@@ -315,7 +315,7 @@ class Circuit:
             str(name), description, reference, file)
         self.nodes, self.edges = {}, []
         for label, node in nodes.items():
-            if "." in label or "/" in label and not isinstance(node, Circuit):
+            if "." in label or "/" in label:
                 raise ModelError(f"node label {label!r} must not contain '.' or '/'",
                                  file=file, template=name, field=f"nodes.{label}")
             if isinstance(node, Circuit):
