@@ -166,3 +166,11 @@ def test_kuramoto_free_oscillator_is_exact():
     res = rb.simulate("kuramoto", 1.0, 1e-3, integrator="euler", params={"osc.omega": 3.0},
                       record=["osc.theta"])
     np.testing.assert_allclose(res["osc.theta"][:, 0], 3.0 * res.time, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["decimate", "average"])
+def test_jansen_rit_recorded_rate_is_the_sigmoid_of_the_recorded_potential(mode):
+    res = rb.simulate("jansen_rit", 0.5, 1e-4, record=["pc.v", "pc.m_out"], record_mode=mode,
+                      sampling_rate=1e4)
+    v, m = res["pc.v"][:, 0], res["pc.m_out"][:, 0]
+    np.testing.assert_allclose(m, 5.0 / (1 + np.exp(0.56 * (6.0 - v))), rtol=1e-12)

@@ -401,7 +401,11 @@ def _gen_stage(w, spec, deco, rng):
             if inp not in done:
                 w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
         for n_, e in flat.assigns:
-            if n_ not in done:
+            if n_ in done:
+                continue
+            if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n): no recompute
+                w(f"{_local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
+            else:
                 w(f"{_local(n_)} = {_expr(e)}")
         for v in flat.variables:
             w(f"scr[{spec.var_index[v]}, rg] = {_local(v)}")
