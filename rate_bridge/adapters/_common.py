@@ -278,3 +278,13 @@ def build_connectome(source, **kwargs):
         raise ValueError(str(err)) from None
     conn.name = str(name)
     return conn
+
+
+def writable_target(path, overwrite, conn, fmt):
+    """The output path of a writer, after checking it may be written and that the connectome's
+    labels, name and frame can be stored in ``fmt``."""
+    path = as_path(path)
+    check_overwrite(path, overwrite)
+    check_writable_labels(conn.labels, path, fmt)
+    check_writable_strings([conn.name, conn.coord_frame], path, fmt, "string")
+    return path

@@ -255,10 +255,7 @@ def write_graphml(conn, path, *, overwrite=False, verbose=None):
         The written file.
     """
     import networkx as nx
-    path = C.as_path(path)
-    C.check_overwrite(path, overwrite)
-    C.check_writable_labels(conn.labels, path, "GraphML")
-    C.check_writable_strings([conn.name, conn.coord_frame], path, "GraphML", "string")
+    path = C.writable_target(path, overwrite, conn, "GraphML")
     nx.write_graphml(to_networkx(conn), path)
     logger.info(f"Wrote {conn!r} to {path}")
     return path

@@ -452,10 +452,7 @@ def write_npz(conn, path, *, overwrite=False, verbose=None):
     path : pathlib.Path
         The written file.
     """
-    path = C.as_path(path)
-    C.check_overwrite(path, overwrite)
-    C.check_writable_labels(conn.labels, path, ".npz")
-    C.check_writable_strings([conn.name, conn.coord_frame], path, ".npz", "string")
+    path = C.writable_target(path, overwrite, conn, ".npz")
     arrays = {"weights": conn.weights, "tract_lengths": conn.tract_lengths,
               "labels": np.array(conn.labels, dtype=str),
               "name": np.array([conn.name], dtype=str),
