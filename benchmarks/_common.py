@@ -256,7 +256,9 @@ def time_ours(call, repeats=3, budget=None):
     whole simulate() call, the best kernel time (provenance run_seconds), CPU time and all runs."""
     walls, runs, cpus = [], [], []
     spent = 0.0
+    res = None
     for _ in range(max(1, repeats)):
+        res = None          # free the previous result first (memory peaks are per run)
         c0, t0 = time.process_time(), time.perf_counter()
         res = call()
         wall = time.perf_counter() - t0

@@ -331,7 +331,8 @@ def heatmap(args, out, sizes, dens):
         peer = arr("peer", "seconds")
         panels.append((f"PyRates ({args.peer_backend}) run time (s)", peer, "time"))
         panels.append(("speed-up PyRates / rate_bridge", peer / panels[0][1], "ratio"))
-    panels.append(("rate_bridge peak RSS (MB)", arr("ours", "maxrss_mb"), "mem"))
+    panels.append(("rate_bridge peak RSS (MB; * incl. kernel compile)", arr("ours", "maxrss_mb"),
+                   "mem"))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.35 * len(sizes) + 2.5),
                              squeeze=False)
     for ax, (title, a, kind) in zip(axes[0], panels):
@@ -349,7 +350,9 @@ def heatmap(args, out, sizes, dens):
         for i in range(len(sizes)):
             for j in range(len(dens)):
                 if np.isfinite(a[i, j]):
-                    ax.text(j, i, f"{a[i, j]:.3g}", ha="center", va="center", fontsize=7,
+                    star = "*" if kind == "mem" and _get(out, sizes[i], dens[j], "ours",
+                                                         "compiled_in_this_process") else ""
+                    ax.text(j, i, f"{a[i, j]:.3g}{star}", ha="center", va="center", fontsize=7,
                             color="w", path_effects=[withStroke(linewidth=1.5, foreground="k")])
         ax.set_xticks(range(len(dens)), [f"{p:g}" for p in dens])
         ax.set_yticks(range(len(sizes)), [str(n) for n in sizes])
