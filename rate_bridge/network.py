@@ -220,10 +220,12 @@ class Network:
     def _build_groups(self, circuits):
         """Group regions by circuit structure and check the couplings against each group."""
         sources = {c.source for c in self.couplings}
-        by_sig, self.groups = {}, []
+        by_sig, self.groups, flat_of = {}, [], {}
         for r, circuit in enumerate(circuits):
-            flat = flatten(circuit, extra_sources=sources & set(circuit.variables))
-            sig = flat.signature()
+            if id(circuit) not in flat_of:     # regions usually share one circuit object
+                flat = flatten(circuit, extra_sources=sources & set(circuit.variables))
+                flat_of[id(circuit)] = (flat, flat.signature())
+            flat, sig = flat_of[id(circuit)]
             if sig not in by_sig:
                 by_sig[sig] = len(self.groups)
                 self.groups.append({"circuit": circuit, "flat": flat, "regions": []})
