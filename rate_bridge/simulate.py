@@ -164,8 +164,9 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     try:
         entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
         entry(arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
-              arrays["cptr"], arrays["cidx"], arrays["cw"], arrays["cdi"], arrays["cdf"],
-              arrays["cinst"], arrays["L"], hinit, drv, dvar, nsig, nvar, seeds, rvar,
+              arrays["cptr"], arrays["csplit"], arrays["cidx"], arrays["coff"], arrays["cw"],
+              arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["L"], hinit, drv, dvar,
+              nsig, nvar, seeds, rvar,
               greg, n_steps, dt, rec_every, record_mode == "average", out, status)
     finally:
         if old_threads is not None:
@@ -353,19 +354,31 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
     C = len(net.couplings)
     cptr = np.zeros((max(C, 1), R + 1), dtype=np.int64)
     nnz = W.nnz
-    cidx = np.tile(W.indices.astype(np.int64), max(C, 1)) if C else np.zeros(1, np.int64)
     for ci in range(C):
         cptr[ci] = W.indptr + ci * nnz
-    cw = np.tile(W.data, (B, max(C, 1))) if C else np.zeros((B, 1))
-    cdi, cdf = steps(np.tile(D.data, (B, max(C, 1))) if C else np.zeros((B, 1)), "connectome")
+    cidx = np.tile(W.indices.astype(np.int64), (B, C)) if C else np.zeros((B, 1), np.int64)
+    cw = np.tile(W.data, (B, C)) if C else np.zeros((B, 1))
+    cdi, cdf = steps(np.tile(D.data, (B, C)) if C else np.zeros((B, 1)), "connectome")
     L = int(max(idi.max(initial=0) + (idf.max(initial=0) > 0), cdi.max(initial=0)
                 + (cdf.max(initial=0) > 0))) + 2
-    # number of edges shorter than one step, per member and coupling (summed at every stage)
-    cinst = np.zeros((B, max(C, 1)), dtype=np.int64)
-    for ci in range(C):
-        cinst[:, ci] = (cdi[:, ci * nnz:(ci + 1) * nnz] == 0).sum(axis=1)
-    return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, cidx=cidx, cw=cw,
-                cdi=cdi, cdf=cdf, cinst=cinst, L=L)
+    # Per member, each row (target) lists its edges shorter than a step first (summed anew at
+    # every stage), then the delayed ones from csplit, with their flat offsets in the kernel's
+    # doubled ring buffer hist[coupling, source, 2 L]; cwhole: no delay is a fraction of a step.
+    csplit = np.repeat(cptr[None, :, :-1], B, axis=0)
+    coff = np.zeros_like(cidx)
+    cwhole = np.ones((B, max(C, 1)), dtype=np.bool_)
+    if C:
+        row = np.repeat(np.arange(C * R), np.diff(cptr, axis=1).ravel())   # coupling * R + target
+        for b in range(B):
+            order = np.lexsort((cdi[b] > 0, row))
+            for a in (cidx, cw, cdi, cdf):
+                a[b] = a[b][order]
+            inst = cdi[b] == 0
+            csplit[b] += np.bincount(row[inst], minlength=C * R).reshape(C, R)
+            coff[b] = ((row // R) * R + cidx[b]) * 2 * L + L - cdi[b]
+            cwhole[b] = ~np.bincount(row[cdf[b] > 0] // R, minlength=C).astype(bool)
+    return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, csplit=csplit,
+                cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole, L=L)
 
 
 def _history(net, spec, history, cpar):

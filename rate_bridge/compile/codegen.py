@@ -14,26 +14,31 @@ Layout (per batch member ``b``)
 -------------------------------
 * ``x[S]``: states; group ``g``'s state ``k`` of its local region ``i`` at ``X_g + k*R_g + i``.
 * ``par[P]``: parameters, same layout from ``P_g``.
-* ``hist[Q, R, L]``: ring buffers of delayed quantities (row ``q`` per coupling, then per
-  circuit-internal edge source), indexed by step modulo ``L``.
-* ``greg``: global region index of each group's local region (from ``G_g``).
+* ``hist[Q, R, 2L]``: ring buffers of delayed quantities (row ``q`` per coupling, then per
+  circuit-internal edge source), indexed by step modulo ``L``; every sample is stored twice
+  (at ``j`` and ``j + L``) so that a whole-step delayed read ``L + t - d`` needs no wrap-around.
+* ``greg``: global region index of each group's local region (from ``G_g``); with a single
+  group it is the identity and the loops index regions directly (contiguous, vectorisable).
+* Coupling edges, per row (target): instantaneous edges (delay < 1 step) first, then the
+  delayed ones from ``csplit``; ``coff`` holds each delayed edge's flat offset in ``hist``.
 """
 from ..model.expressions import FUNCTIONS, to_source
 from .integrators import INTEGRATORS, integrator_code
 from .rng import RNG_SOURCE
+from .vecmath import VECMATH_IMPORTS, VECMATH_SOURCE
 
 
 # Calls are rendered inline (no function-call overhead in the hot loops); arguments come
-# parenthesised, so a template may use one twice.
+# parenthesised, so a template may use one twice. exp is the vectorisable _fexp (vecmath.py).
 _FUNC_DEFS = {
-    "exp": "math.exp({0})", "log": "math.log({0})", "log10": "math.log10({0})",
+    "exp": "_fexp({0})", "log": "math.log({0})", "log10": "math.log10({0})",
     "sqrt": "math.sqrt({0})", "abs": "abs({0})", "tanh": "math.tanh({0})",
     "sinh": "math.sinh({0})", "cosh": "math.cosh({0})", "sin": "math.sin({0})",
     "cos": "math.cos({0})", "tan": "math.tan({0})", "arcsin": "math.asin({0})",
     "arccos": "math.acos({0})", "arctan": "math.atan({0})", "arctan2": "math.atan2({0}, {1})",
     "floor": "math.floor({0})", "ceil": "math.ceil({0})",
     "sign": "1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0)",
-    "sigmoid": "1.0 / (1.0 + math.exp(-{0}))", "heaviside": "1.0 if {0} > 0 else 0.0",
+    "sigmoid": "1.0 / (1.0 + _fexp(-{0}))", "heaviside": "1.0 if {0} > 0 else 0.0",
     "relu": "{0} if {0} > 0 else 0.0", "min": "{0} if {0} < {1} else {1}",
     "max": "{0} if {0} > {1} else {1}", "clip": "{1} if {0} < {1} else ({2} if {0} > {2} else {0})",
 }
@@ -160,10 +165,12 @@ def generate(spec):
 import math
 
 import numpy as np
-from numba import njit, prange
+{VECMATH_IMPORTS}from numba import njit, prange
 ''')
     w()
     w.block(RNG_SOURCE)
+    w()
+    w.block(VECMATH_SOURCE)
     w()
     w.block('''
 @njit(cache=True)
@@ -234,6 +241,11 @@ def _unpack(w, spec):
     w(f"NR = {spec.totals['n_regions']}")
 
 
+def _region(spec, g):
+    """Global region index of local region i of group g (the identity for a single group)."""
+    return "i" if len(spec.flats) == 1 else f"greg[G{g} + i]"
+
+
 def _state(g, k):
     return f"x[X{g} + {k} * R{g} + i]"
 
@@ -286,7 +298,7 @@ def _gen_sources(w, spec, deco, rng):
         assigns, need = _closure(flat, set(wanted.values()))
         w(f"for i in {rng}(R{gi}):")
         w.indent()
-        w(f"rg = greg[G{gi} + i]")
+        w(f"rg = {_region(spec, gi)}")
         _loads(w, spec, gi, need)
         for n, e in assigns:
             w(f"{_local(n)} = {_expr(e)}")
@@ -311,33 +323,84 @@ def _input_terms(spec, gi, inp):
     for ei, e in enumerate(flat.edges):
         if e.target != inp:
             continue
-        q = spec.q_intra[gi][e.source]
-        di = f"E{gi} + {ei} * R{gi} + i"
-        # undelayed internal edges (the usual case) read the stage value directly
-        val = (f"(sv[{q}, rg] if idi[{di}] == 0 and idf[{di}] == 0.0 else "
-               f"_delayed(hist, {q}, rg, idi[{di}], idf[{di}], c, n, tn, L, sv[{q}, rg]))")
+        val = f"iv[E{gi} + {ei} * R{gi} + i]"      # filled by _internal_edges
         terms.append(val if e.weight is None else f"{_local(e.weight)} * {val}")
     terms += [f"cin[{ci}, rg]" for ci, cpl in enumerate(spec.couplings) if cpl.target == inp]
     terms.append(f"ext[{k}, rg]")
     return " + ".join(terms)
 
 
+_STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cptr, csplit, cidx, coff, cw, cdi, "
+               "cdf, cwhole, hist, sv, iv, cin, cdel, cpos, ext, greg, dx, rec_on, acc, rvar, scr")
+
+
 def _gen_stage(w, spec, deco, rng):
     """_stage: the vector field at stage time t_n + c*dt (coupling, inputs, derivatives)."""
     w(deco)
-    w("def _stage(x, c, n, tn, L, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist,"
-      " sv, cin, cdel, cpos, ext, greg, dx, rec_on, acc, rvar, scr):")
+    w(f"def _stage({_STAGE_ARGS}):")
     w.indent()
     _unpack(w, spec)
     w("if c > 0.0:  # at c == 0, sv already holds the sources of x (computed after the last step)")
     w("    _sources(x, lay, par, cpar, greg, sv)")
-    if spec.couplings:
-        # Edges delayed by >= 1 step read history only, and the read at stage time n + c is the
-        # same whichever stage asks (Heun's c = 1 of step n is c = 0 of step n + 1): their sums
-        # are cached by stage time. Shorter delays read the stage value and are summed anew.
-        w("fresh = cpos[0] != n + c")
-        w("ic = int(c)")
-        w("whole = c == ic")
+    _gen_coupling(w, spec, rng)
+    _gen_internal_edges(w, spec, rng)
+    for gi, flat in enumerate(spec.flats):
+        w(f"# group {gi}: {flat.name}")
+        w(f"for i in {rng}(R{gi}):")
+        w.indent()
+        w(f"rg = {_region(spec, gi)}")
+        wanted = set(flat.states) | {sym for s in flat.states for sym in flat.rhs[s].symbols}
+        assigns, need = _closure(flat, wanted)
+        _loads(w, spec, gi, set(flat.states) | set(flat.params))
+        for inp in flat.inputs:
+            if inp in need:
+                w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
+        for n_, e in assigns:
+            w(f"{_local(n_)} = {_expr(e)}")
+        for k, s in enumerate(flat.states):
+            scale = flat.time_scale[s]
+            rhs = _expr(flat.rhs[s])
+            w(f"dx[X{gi} + {k} * R{gi} + i] = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
+        w.dedent()
+    # recording (first stage only: the state at t_n), in loops of its own so that the loops
+    # above stay free of branches and vectorise
+    w("if rec_on and c == 0.0:")
+    w.indent()
+    for gi, flat in enumerate(spec.flats):
+        w(f"for i in {rng}(R{gi}):")
+        w.indent()
+        w(f"rg = {_region(spec, gi)}")
+        _loads(w, spec, gi, set(flat.states) | set(flat.params))
+        for inp in flat.inputs:
+            w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
+        for n_, e in flat.assigns:
+            if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n): no recompute
+                w(f"{_local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
+            else:
+                w(f"{_local(n_)} = {_expr(e)}")
+        for v in flat.variables:
+            w(f"scr[{spec.var_index[v]}, rg] = {_local(v)}")
+        w.dedent()
+    w("for s in range(rvar.shape[0]):")
+    w("    for r in range(NR):")
+    w("        acc[s, r] += scr[rvar[s], r]")
+    w.dedent()
+    w.dedent()
+    w()
+
+
+def _gen_coupling(w, spec, rng):
+    """Coupling inputs cin[k, r] = G * sum over the row's edges of w * f(delayed source)."""
+    if not spec.couplings:
+        return
+    # Edges delayed by >= 1 step read history only, and the read at stage time n + c is the
+    # same whichever stage asks (Heun's c = 1 of step n is c = 0 of step n + 1): their sums
+    # are cached by stage time. Shorter delays read the stage value and are summed anew.
+    w("fresh = cpos[0] != n + c")
+    w("ic = int(c)")
+    w("whole = c == ic        # a whole-step stage reads stored samples only")
+    w("hf = hist.reshape(hist.size)")
+    w("base = tn + ic")
     for ci, c in enumerate(spec.couplings):
         w(f"# coupling {ci}: {c.target} += G * sum_j w_ij * {c.expression.text}")
         w(f"Gc{ci} = cpar[{spec.cpar_index[ci]['G']}]")
@@ -351,70 +414,47 @@ def _gen_stage(w, spec, deco, rng):
         w.indent()
         w("if fresh or %s:" % ("False" if c.pre_transformed else "True"))
         w("    acc_d = 0.0")
-        w(f"    for e in range(cptr[{ci}, r], cptr[{ci}, r + 1]):")
-        w("        d = cdi[e]")
-        w("        if d > 0:")
-        w("            if whole and cdf[e] == 0.0:  # fast path: a stored sample")
-        w("                j = tn + ic - d")
-        w("                if j < 0:")
-        w("                    j += L")
-        w(f"                val = hist[{ci}, cidx[e], j]")
-        w("            else:")
-        w(f"                val = _delayed(hist, {ci}, cidx[e], d, cdf[e], c, n, tn, L, 0.0)")
+        w(f"    if whole and cwhole[{ci}]:  # whole-step delays: one load per edge")
+        w(f"        for e in range(csplit[{ci}, r], cptr[{ci}, r + 1]):")
+        w("            val = hf[coff[e] + base]")
+        w(f"            acc_d += cw[e] * {term}")
+        w("    else:")
+        w(f"        for e in range(csplit[{ci}, r], cptr[{ci}, r + 1]):")
+        w(f"            val = _delayed(hist, {ci}, cidx[e], cdi[e], cdf[e], c, n, tn, L, 0.0)")
         w(f"            acc_d += cw[e] * {term}")
         w(f"    cdel[{ci}, r] = acc_d")
         w("acc_i = 0.0")
-        w(f"if cinst[{ci}] > 0:")
-        w(f"    for e in range(cptr[{ci}, r], cptr[{ci}, r + 1]):")
-        w("        if cdi[e] == 0:")
-        w("            s = cidx[e]")
-        w(f"            val = _delayed(hist, {ci}, s, 0, cdf[e], c, n, tn, L, sv[{ci}, s])")
-        w(f"            acc_i += cw[e] * {term}")
+        w(f"if cwhole[{ci}]:  # no delay at all: the sources' stage values")
+        w(f"    for e in range(cptr[{ci}, r], csplit[{ci}, r]):")
+        w(f"        val = sv[{ci}, cidx[e]]")
+        w(f"        acc_i += cw[e] * {term}")
+        w("else:  # shorter than a step: interpolated towards the stage value")
+        w(f"    for e in range(cptr[{ci}, r], csplit[{ci}, r]):")
+        w("        s = cidx[e]")
+        w(f"        val = _delayed(hist, {ci}, s, 0, cdf[e], c, n, tn, L, sv[{ci}, s])")
+        w(f"        acc_i += cw[e] * {term}")
         w(f"cin[{ci}, r] = Gc{ci} * (cdel[{ci}, r] + acc_i)")
         w.dedent()
-    if spec.couplings:
-        w("cpos[0] = n + c")
-    for gi, flat in enumerate(spec.flats):
-        w(f"# group {gi}: {flat.name}")
-        w(f"for i in {rng}(R{gi}):")
-        w.indent()
-        w(f"rg = greg[G{gi} + i]")
-        wanted = set(flat.states) | {sym for s in flat.states for sym in flat.rhs[s].symbols}
-        assigns, need = _closure(flat, wanted)
-        _loads(w, spec, gi, set(flat.states) | set(flat.params))
-        done = set()
-        for inp in flat.inputs:
-            if inp in need:
-                w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
-                done.add(inp)
-        for n_, e in assigns:
-            w(f"{_local(n_)} = {_expr(e)}")
-            done.add(n_)
-        for k, s in enumerate(flat.states):
-            scale = flat.time_scale[s]
-            rhs = _expr(flat.rhs[s])
-            w(f"dx[X{gi} + {k} * R{gi} + i] = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
-        # recording (first stage only: the state at t_n): compute what the derivatives did not
-        w("if rec_on and c == 0.0:")
-        w.indent()
-        for inp in flat.inputs:
-            if inp not in done:
-                w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
-        for n_, e in flat.assigns:
-            if n_ in done:
-                continue
-            if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n): no recompute
-                w(f"{_local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
-            else:
-                w(f"{_local(n_)} = {_expr(e)}")
-        for v in flat.variables:
-            w(f"scr[{spec.var_index[v]}, rg] = {_local(v)}")
-        w("for s in range(rvar.shape[0]):")
-        w("    acc[s, rg] += scr[rvar[s], rg]")
-        w.dedent()
-        w.dedent()
-    w.dedent()
-    w()
+    w("cpos[0] = n + c")
+
+
+def _gen_internal_edges(w, spec, rng):
+    """iv: value of every circuit-internal edge's source (delayed if its delay is set)."""
+    edges = [(gi, ei, spec.q_intra[gi][e.source])
+             for gi, flat in enumerate(spec.flats) for ei, e in enumerate(flat.edges)]
+    if not edges:
+        return
+    w("if idel:  # some internal delay is set: read the buffers")
+    for gi, ei, q in edges:
+        di = f"E{gi} + {ei} * R{gi} + i"
+        w(f"    for i in {rng}(R{gi}):")
+        w(f"        rg = {_region(spec, gi)}")
+        w(f"        iv[{di}] = sv[{q}, rg] if idi[{di}] == 0 and idf[{di}] == 0.0 else "
+          f"_delayed(hist, {q}, rg, idi[{di}], idf[{di}], c, n, tn, L, sv[{q}, rg])")
+    w("else:  # the usual case: the source's stage value (a vectorised copy)")
+    for gi, ei, q in edges:
+        w(f"    for i in {rng}(R{gi}):")
+        w(f"        iv[E{gi} + {ei} * R{gi} + i] = sv[{q}, {_region(spec, gi)}]")
 
 
 def _gen_diffusion(w, spec, deco, rng):
@@ -434,7 +474,7 @@ def _gen_diffusion(w, spec, deco, rng):
             w.indent()
             w(f"for i in {rng}(R{gi}):")
             w.indent()
-            w(f"rg = greg[G{gi} + i]")
+            w(f"rg = {_region(spec, gi)}")
             if name in flat.diffusion:
                 expr = flat.diffusion[name]
                 _loads(w, spec, gi, set(expr.symbols))
@@ -451,8 +491,7 @@ def _gen_diffusion(w, spec, deco, rng):
 
 def _gen_run(w, spec, deco, rng, par):
     step = integrator_code(spec.integrator, par)
-    stage_args = ("n, tn, L, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, hist, sv, "
-                  "cin, cdel, cpos, ext, greg, {out}, rec_on, acc, rvar, scr")
+    stage_args = _STAGE_ARGS.split(", ", 2)[2].replace(" dx,", " {out},")
     lines = []
     for line in step.strip("\n").splitlines():
         if "STAGE(" in line:
@@ -464,17 +503,23 @@ def _gen_run(w, spec, deco, rng, par):
             xs, out = [a.strip() for a in rest.rstrip(")").split(",")]
             line = f"{head}_diffusion({xs}, lay, par, greg, nvar, dw, {out})"
         lines.append(line)
-    Q, C = spec.n_q, max(len(spec.couplings), 1)
+    Q, NC, C = spec.n_q, len(spec.couplings), max(len(spec.couplings), 1)
     w(deco)
-    w("def _run_one(x, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit, drv,"
-      " dvar, nsig, nvar, seed, rvar, greg, n_steps, dt, rec_every, rec_avg, out, status):")
+    w("def _run_one(x, lay, par, cpar, idi, idf, cptr, csplit, cidx, coff, cw, cdi, cdf, cwhole,"
+      " L, hinit, drv, dvar, nsig, nvar, seed, rvar, greg, n_steps, dt, rec_every, rec_avg, out,"
+      " status):")
     w.indent()
     w.block(f'''
 S = {spec.totals["n_state"]}
 NR = {spec.totals["n_regions"]}
 NZ = nsig.shape[0]
 sv = np.zeros(({Q}, NR))
-hist = np.empty(({Q}, NR, L))
+hist = np.empty(({Q}, NR, 2 * L))
+iv = np.empty({max(spec.totals["n_intra"], 1)})
+idel = False                       # any circuit-internal delay set (then buffered too)
+for e in range(idi.shape[0]):
+    if idi[e] > 0 or idf[e] > 0.0:
+        idel = True
 cin = np.zeros(({C}, NR))
 cdel = np.zeros(({C}, NR))
 cpos = np.full(1, -1.0)
@@ -501,10 +546,11 @@ for q in range({Q}):
     for r in range(NR):
         for m in range(L):
             j = (L - m) % L
-            if LH > 0 and q < {len(spec.couplings)}:
+            if LH > 0 and q < {NC}:
                 hist[q, r, j] = hinit[q, r, max(LH - 1 - m, 0)]
             else:
                 hist[q, r, j] = sv[q, r]
+            hist[q, r, j + L] = hist[q, r, j]
 n_samples = out.shape[1]
 for n in range(n_steps):
     tn = n % L
@@ -535,16 +581,18 @@ if rec_on and (not rec_avg or (n + 1) % rec_every == 0):
         for r in range(NR):
             out[k, sample, r] = acc[k, r] * scale
             acc[k, r] = 0.0
-for j in range(S):
-    if not math.isfinite(x[j]):
-        status[0] = n + 1
-        status[1] = j
-        return
+if _n_nonfinite(x, S) > 0:
+    for j in range(S):
+        if not math.isfinite(x[j]):
+            status[0] = n + 1
+            status[1] = j
+            return
 _sources(x, lay, par, cpar, greg, sv)
 tn1 = (n + 1) % L
-for q in range({Q}):
+for q in range({Q} if idel else {NC}):   # internal sources only when delayed
     for r in range(NR):
         hist[q, r, tn1] = sv[q, r]
+        hist[q, r, tn1 + L] = sv[q, r]
 ''')
     w.dedent()
     w("status[0] = -1")
@@ -557,15 +605,15 @@ for q in range({Q}):
     for name, decorator, loop in (("run", batch, "range" if par else "prange"),
                                   ("run_serial", serial, "range")):
         w(decorator)
-        w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, cidx, cw, cdi, cdf, cinst, L, hinit,"
-          " drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every, rec_avg, out,"
-          " status):")
+        w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, csplit, cidx, coff, cw, cdi, cdf, cwhole,"
+          " L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every, rec_avg,"
+          " out, status):")
         w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
           ' out[b]."""')
         w(f"    for b in {loop}(x0.shape[0]):")
         w("        x = x0[b].copy()")
-        w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, cidx, cw[b], cdi[b],"
-          " cdf[b], cinst[b], L, hinit[b], drv, dvar, nsig[b], nvar, seeds[b], rvar, greg,"
-          " n_steps, dt, rec_every, rec_avg, out[b], status[b])")
+        w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, csplit[b], cidx[b],"
+          " coff[b], cw[b], cdi[b], cdf[b], cwhole[b], L, hinit[b], drv, dvar, nsig[b], nvar,"
+          " seeds[b], rvar, greg, n_steps, dt, rec_every, rec_avg, out[b], status[b])")
         w("    return status")
         w()
