@@ -155,22 +155,27 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     out = np.full((B, len(record), n_samples, R), np.nan)
     status = np.zeros((B, 3), dtype=np.int64)
 
+    args = (arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
+            arrays["cptr"], arrays["csplit"], arrays["cidx"], arrays["coff"], arrays["cw"],
+            arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["L"], hinit, drv, dvar, nsig,
+            nvar, seeds, rvar, greg, n_steps, dt, rec_every, record_mode == "average", out,
+            status)
+    entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
+    # numba compiles (or loads from its cache) on the first call: do it here, so that
+    # run_seconds is the simulation alone
+    t0 = time.perf_counter()
+    import numba
+    entry.compile(tuple(numba.typeof(a) for a in args))
+    t_kernel += time.perf_counter() - t0
     old_threads = None
     if n_jobs is not None:
-        import numba
         old_threads = numba.get_num_threads()
         numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
     t0 = time.perf_counter()
     try:
-        entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
-        entry(arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
-              arrays["cptr"], arrays["csplit"], arrays["cidx"], arrays["coff"], arrays["cw"],
-              arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["L"], hinit, drv, dvar,
-              nsig, nvar, seeds, rvar,
-              greg, n_steps, dt, rec_every, record_mode == "average", out, status)
+        entry(*args)
     finally:
         if old_threads is not None:
-            import numba
             numba.set_num_threads(old_threads)
     t_run = time.perf_counter() - t0
     logger.info(f"simulated {B} x {R} region(s), {n_steps} steps in {t_run:.3f} s "
@@ -194,7 +199,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
             "inputs": sorted((inputs or {}).keys()),
             "params": _param_view(net, totals, arrays["par"][b]),
             "couplings": [repr(c) for c in net.couplings], "kernel": key,
-            "versions": _versions(), "run_seconds": t_run,
+            "versions": _versions(), "run_seconds": t_run, "kernel_seconds": t_kernel,
         }
         data = {name: out[b, k] for k, name in enumerate(record)}
         res = Result(times, data, net.labels, {n: units.get(n, "") for n in record}, prov)

@@ -605,9 +605,9 @@ for q in range({Q} if idel else {NC}):   # internal sources only when delayed
     for name, decorator, loop in (("run", batch, "range" if par else "prange"),
                                   ("run_serial", serial, "range")):
         w(decorator)
-        w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, csplit, cidx, coff, cw, cdi, cdf, cwhole,"
-          " L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every, rec_avg,"
-          " out, status):")
+        w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, csplit, cidx, coff, cw, cdi, cdf,"
+          " cwhole, L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every,"
+          " rec_avg, out, status):")
         w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
           ' out[b]."""')
         w(f"    for b in {loop}(x0.shape[0]):")
