@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from .compile.cache import kernel_for
-from .compile.codegen import KernelSpec
+from .compile.codegen import FAR_BLOCK, KernelSpec
 from .compile.integrators import INTEGRATORS, STOCHASTIC_VERSION
 from .model.templates import Circuit
 from .network import Network
@@ -118,7 +118,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
 
     R = net.n_regions
     variables = net.variables
-    record = list(record) if record is not None else list(net.initial_state)
+    record = list(dict.fromkeys(record)) if record is not None else list(net.initial_state)
     for name in record:
         if name not in variables:
             raise KeyError(f"cannot record {name!r}: not a variable of the model; variables: "
@@ -156,10 +156,10 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     status = np.zeros((B, 3), dtype=np.int64)
 
     args = (arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
-            arrays["cptr"], arrays["csplit"], arrays["cidx"], arrays["coff"], arrays["cw"],
-            arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["L"], hinit, drv, dvar, nsig,
-            nvar, seeds, rvar, greg, n_steps, dt, rec_every, record_mode == "average", out,
-            status)
+            arrays["cptr"], arrays["csplit"], arrays["cfar"], arrays["cidx"], arrays["coff"],
+            arrays["cw"], arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["L"], hinit, drv,
+            dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every,
+            record_mode == "average", out, status)
     entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
     # numba compiles (or loads from its cache) on the first call: do it here, so that
     # run_seconds is the simulation alone
@@ -367,23 +367,27 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
     L = int(max(idi.max(initial=0) + (idf.max(initial=0) > 0), cdi.max(initial=0)
                 + (cdf.max(initial=0) > 0))) + 2
     # Per member, each row (target) lists its edges shorter than a step first (summed anew at
-    # every stage), then the delayed ones from csplit, with their flat offsets in the kernel's
-    # doubled ring buffer hist[coupling, source, 2 L]; cwhole: no delay is a fraction of a step.
+    # every stage), then the delayed ones from csplit, those delayed by >= FAR_BLOCK - 1 steps
+    # last from cfar (summed in blocks), with their flat offsets in the kernel's doubled ring
+    # buffer hist[coupling, source, 2 L]; cwhole: no delay is a fraction of a step.
     csplit = np.repeat(cptr[None, :, :-1], B, axis=0)
+    cfar = csplit.copy()
     coff = np.zeros_like(cidx)
     cwhole = np.ones((B, max(C, 1)), dtype=np.bool_)
     if C:
         row = np.repeat(np.arange(C * R), np.diff(cptr, axis=1).ravel())   # coupling * R + target
         for b in range(B):
-            order = np.lexsort((cdi[b] > 0, row))
+            kind = (cdi[b] > 0).astype(np.int64) + (cdi[b] >= FAR_BLOCK - 1)
+            order = np.lexsort((kind, row))
             for a in (cidx, cw, cdi, cdf):
                 a[b] = a[b][order]
-            inst = cdi[b] == 0
-            csplit[b] += np.bincount(row[inst], minlength=C * R).reshape(C, R)
+            kind = kind[order]
+            csplit[b] += np.bincount(row[kind == 0], minlength=C * R).reshape(C, R)
+            cfar[b] = csplit[b] + np.bincount(row[kind == 1], minlength=C * R).reshape(C, R)
             coff[b] = ((row // R) * R + cidx[b]) * 2 * L + L - cdi[b]
             cwhole[b] = ~np.bincount(row[cdf[b] > 0] // R, minlength=C).astype(bool)
     return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, csplit=csplit,
-                cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole, L=L)
+                cfar=cfar, cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole, L=L)
 
 
 def _history(net, spec, history, cpar):

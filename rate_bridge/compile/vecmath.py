@@ -8,6 +8,10 @@ bits. Measured against ``math.exp``: relative error < 2.3e-16 (~1 ulp) over [-70
 ``inf`` above 709.78, ``nan`` for ``nan``; results below ~3e-308 are flushed to 0. A loop of
 Jansen-Rit sigmoids runs about twice as fast with it.
 
+``_flog`` (positive normal numbers) and ``_fcos2pi`` (cos of 2 pi u) serve the Box-Muller
+normal deviates of the noise, so that a loop drawing one per region vectorises too: measured
+relative error < 5e-16 (log; cancellation near 1/sqrt(2)) and absolute error < 2.5e-16 (cos).
+
 ``_n_nonfinite`` counts inf/nan entries with integer tests on the exponent bits, which
 vectorise (``math.isfinite`` in an early-exit loop does not).
 """
@@ -45,6 +49,43 @@ def _fexp(x):
     v = math.inf if x > 709.782712893384 else v
     v = 0.0 if x < -708.0 else v
     return x if x != x else v
+
+
+@njit(inline="always", cache=True)
+def _flog(x):
+    # log of a positive normal number: x = m 2**e with m in [sqrt(1/2), sqrt(2)),
+    # log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172: series to s**21 (< 1e-17)
+    bits = _bits_of(x)
+    e = np.float64((bits >> 52) - 1023)
+    m = _f64_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
+    big = m > 1.4142135623730951
+    m = 0.5 * m if big else m
+    e = e + 1.0 if big else e
+    s = (m - 1.0) / (m + 1.0)
+    z = s * s
+    p = 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (0.2 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (
+        1.0 / 11.0 + z * (1.0 / 13.0 + z * (1.0 / 15.0 + z * (1.0 / 17.0 + z * (1.0 / 19.0
+        + z * (1.0 / 21.0)))))))))))
+    return e * 0.6931471803691238 + (p + e * 1.9082149292705877e-10)
+
+
+@njit(inline="always", cache=True)
+def _fcos2pi(u):
+    # cos(2 pi u) by symmetry down to an angle in [0, pi/4], then Taylor series (< 1e-17)
+    a = abs(u - math.floor(u + 0.5))             # [0, 1/2]
+    neg = a > 0.25
+    a = 0.5 - a if neg else a                    # [0, 1/4]
+    use_sin = a > 0.125
+    t = 6.283185307179586 * (0.25 - a if use_sin else a)
+    z = t * t
+    c = 1.0 - z * (0.5 - z * (1.0 / 24.0 - z * (1.0 / 720.0 - z * (1.0 / 40320.0 - z * (
+        1.0 / 3628800.0 - z * (1.0 / 479001600.0 - z * (1.0 / 87178291200.0
+        - z * (1.0 / 20922789888000.0))))))))
+    s = t * (1.0 - z * (1.0 / 6.0 - z * (1.0 / 120.0 - z * (1.0 / 5040.0 - z * (
+        1.0 / 362880.0 - z * (1.0 / 39916800.0 - z * (1.0 / 6227020800.0 - z * (
+            1.0 / 1307674368000.0 - z * (1.0 / 355687428096000.0)))))))))
+    v = s if use_sin else c
+    return -v if neg else v
 
 
 @njit(inline="always", cache=True)
