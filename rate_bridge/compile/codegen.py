@@ -643,10 +643,13 @@ for n in range(n_steps):
         for r in range(NR):
             ext[dvar[d], r] += drv[d, n, r]
     for z in range(NZ):
+        # row views: plain 1-d loops, which vectorise (2-d indexing with a row read from
+        # nvar did not, and cost 2.5x)
+        ez, kz, sz, wz = ext[nvar[z]], keys[z], nsig[z], dw[z]
         for r in range(NR):
-            g = nsig[z, r] * _gauss(keys[z, r], n)
-            ext[nvar[z], r] += g
-            dw[z, r] = g * sqdt
+            g = sz[r] * _gauss(kz[r], n)
+            ez[r] += g
+            wz[r] = g * sqdt
     sample = n // rec_every
     rec_on = sample < n_samples and (rec_avg or n % rec_every == 0)
 ''')
