@@ -12,7 +12,7 @@ not in the cache -- weights and delays are run-time values, so the edgeless netw
 kernel, which is checked) and then times the run (best of ``--repeats``, under tracemalloc). Reported: time,
 time per edge-step and per node-step, tracemalloc peak during one run (numpy arrays that
 simulate() allocates; numba-internal buffers are not traced, so their size is estimated:
-history ring buffer = sources x regions x (max delay steps + 2) x 8 B), and peak RSS (process
+history ring buffer = sources x regions x 2 (max delay steps + 2) x 8 B), and peak RSS (process
 peak, and its increase over the state after import and after the warm-up call). The sizes run
 with ``parallel="batch"`` (one thread per batch member, so one thread here: the cleanest
 cost-vs-edges measurement); the largest also with ``parallel="nodes"`` (regions split over
@@ -138,7 +138,7 @@ def child(args):
     max_d = int(np.round(net.delays.data / args.dt).max()) if nnz else 0
     L = max_d + 2
     n_q = 4        # pc.m_out (coupling) + the circuit's 3 internal edge sources
-    hist_mb = n_q * n * L * 8 / 2 ** 20
+    hist_mb = n_q * n * 2 * L * 8 / 2 ** 20      # every sample is stored twice (no wrap-around)
     threads = numba.get_num_threads()
     mode = args.child_mode
     if mode == "auto":      # mirrors simulate._parallel_mode for one batch member

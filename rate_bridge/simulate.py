@@ -157,7 +157,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
 
     args = (arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
             arrays["cptr"], arrays["csplit"], arrays["cfar"], arrays["cidx"], arrays["coff"],
-            arrays["cw"], arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["L"], hinit, drv,
+            arrays["cw"], arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["cdense_on"],
+            arrays["cdense"], arrays["L"], hinit, drv,
             dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every,
             record_mode == "average", out, status)
     entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
@@ -265,6 +266,10 @@ def _check_names(net, spec_dict, what, kinds):
                                  f"{' or '.join(k + 's' for k in kinds)} only")
         names.append(name)
     return names
+
+
+#: largest dense coupling matrix (bytes) used for undelayed dense coupling
+DENSE_MAX_BYTES = 2 ** 28
 
 
 def _parallel_mode(parallel, B, R, n_jobs):
@@ -386,8 +391,29 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
             cfar[b] = csplit[b] + np.bincount(row[kind == 1], minlength=C * R).reshape(C, R)
             coff[b] = ((row // R) * R + cidx[b]) * 2 * L + L - cdi[b]
             cwhole[b] = ~np.bincount(row[cdf[b] > 0] // R, minlength=C).astype(bool)
+    # Dense undelayed coupling (e.g. PyRates' benchmark grid): a matrix row per target, summed
+    # as a contiguous dot product, when a linear coupling's undelayed edges fill >= 1/4 of the
+    # matrix, are the same for every member and fit in DENSE_MAX_BYTES.
+    cdense_on = np.zeros(max(C, 1), dtype=np.bool_)
+    cdense = np.zeros((0, 0, 0))
+    dense = []
+    for ci, c in enumerate(net.couplings):
+        lo, hi = cptr[ci, 0], cptr[ci, -1]
+        inst = cdi[:, lo:hi] == 0
+        if (c.pre_transformed and inst[0].sum() * 4 >= R * R and R * R * 8 <= DENSE_MAX_BYTES
+                and cwhole[:, ci].all() and (inst == inst[0]).all()
+                and (cw[:, lo:hi] == cw[0, lo:hi]).all()):
+            cdense_on[ci] = True
+            dense.append(ci)
+    if dense:
+        cdense = np.zeros((C, R, R))
+        for ci in dense:
+            for r in range(R):
+                e = np.arange(cptr[ci, r], csplit[0, ci, r])
+                cdense[ci, r, cidx[0, e]] += cw[0, e]
     return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, csplit=csplit,
-                cfar=cfar, cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole, L=L)
+                cfar=cfar, cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole,
+                cdense_on=cdense_on, cdense=cdense, L=L)
 
 
 def _history(net, spec, history, cpar):

@@ -44,10 +44,11 @@ def test_pulse_arrives_after_exactly_the_delay(delay):
     assert first_tgt == first_src + int(round(delay / dt)) + 1
 
 
-@pytest.mark.parametrize("integrator", ["euler", "heun"])
-def test_delayed_coupling_matches_a_plain_numpy_loop(integrator):
-    """Every kind of edge (no delay; shorter and longer than the kernel's far-edge blocks)
-    against a direct numpy integration of the same delay equations."""
+@pytest.mark.parametrize("integrator, kind", [("euler", "mixed"), ("heun", "mixed"),
+                                              ("euler", "dense"), ("heun", "dense")])
+def test_delayed_coupling_matches_a_plain_numpy_loop(integrator, kind):
+    """Every kind of edge (no delay; shorter and longer than the kernel's far-edge blocks; a
+    dense undelayed matrix) against a direct numpy integration of the same delay equations."""
     rng = np.random.default_rng(5)
     N, dt, n, G, tau = 6, 1e-4, 300, 0.7, 0.01
     W = rng.uniform(0.2, 1.0, (N, N)) * (rng.random((N, N)) < 0.8)       # [target, source]
@@ -55,6 +56,8 @@ def test_delayed_coupling_matches_a_plain_numpy_loop(integrator):
     D[0, 1:4] = [0, 3, 6]
     D[1, 2:5] = [7, 8, 24]
     W[0, 1:4] = W[1, 2:5] = 0.9
+    if kind == "dense":
+        D[:] = 0
     drive = rng.normal(0.0, 50.0, (n, N))
     x0 = rng.normal(0.0, 1.0, N)
     net = rb.Network.from_arrays(W, _leaky(), coupling=("n.x", "n.I"), delays=D * dt,

@@ -216,6 +216,8 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     w()
     _gen_sources(w, spec, deco, rng)
     _gen_far_block(w, spec, deco, rng)
+    w.block(_ROW_DOT)
+    w()
     _gen_stage(w, spec, deco, rng)
     _gen_diffusion(w, spec, deco, rng)
     _gen_run(w, spec, deco, rng, par)
@@ -332,6 +334,18 @@ def _linear_couplings(spec):
     return [ci for ci, c in enumerate(spec.couplings) if c.pre_transformed]
 
 
+_ROW_DOT = '''
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _row_dot(w, v):
+    # reassociation lets LLVM vectorise the sum (several partial sums): same order whatever
+    # the threads or batch split, not the order of a plain loop
+    acc = 0.0
+    for j in range(w.shape[0]):
+        acc += w[j] * v[j]
+    return acc
+'''
+
+
 def _gen_far_block(w, spec, deco, rng):
     """_far_block: far-edge sums of each linear coupling for stage times tn .. tn + FAR_BLOCK - 1."""
     w(deco)
@@ -376,7 +390,8 @@ def _input_terms(spec, gi, inp):
 
 
 _STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cptr, csplit, cfar, cidx, coff, "
-               "cw, cdi, cdf, cwhole, far, hist, sv, iv, cin, cdel, cpos, ext, greg, dx, rec_on, "
+               "cw, cdi, cdf, cwhole, cdense_on, cdense, far, hist, sv, iv, cin, cdel, cpos, ext, "
+               "greg, dx, rec_on, "
                "acc, rslot")
 
 
@@ -497,7 +512,12 @@ def _gen_coupling(w, spec, rng):
         w(f"            acc_d += cw[e] * {term}")
         w(f"    cdel[{ci}, r] = acc_d")
         w("acc_i = 0.0")
-        w(f"if cwhole[{ci}]:  # no delay at all: the sources' stage values")
+        if c.pre_transformed:
+            w(f"if cdense_on[{ci}]:  # dense undelayed edges: a contiguous row dot product")
+            w(f"    acc_i = _row_dot(cdense[{ci}, r], sv[{ci}])")
+            w(f"elif cwhole[{ci}]:  # no delay at all: the sources' stage values")
+        else:
+            w(f"if cwhole[{ci}]:  # no delay at all: the sources' stage values")
         w(f"    for e in range(cptr[{ci}, r], csplit[{ci}, r]):")
         w(f"        val = sv[{ci}, cidx[e]]")
         w(f"        acc_i += cw[e] * {term}")
@@ -579,8 +599,8 @@ def _gen_run(w, spec, deco, rng, par):
     Q, NC, C = spec.n_q, len(spec.couplings), max(len(spec.couplings), 1)
     w(deco)
     w("def _run_one(x, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi, cdf,"
-      " cwhole, L, hinit, drv, dvar, nsig, nvar, seed, rvar, greg, n_steps, dt, rec_every,"
-      " rec_avg, out, status):")
+      " cwhole, cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seed, rvar, greg, n_steps,"
+      " dt, rec_every, rec_avg, out, status):")
     w.indent()
     w.block(f'''
 S = {spec.totals["n_state"]}
@@ -687,14 +707,15 @@ for q in range({Q} if idel else {NC}):   # internal sources only when delayed
                                   ("run_serial", serial, "range")):
         w(decorator)
         w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi,"
-          " cdf, cwhole, L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt,"
-          " rec_every, rec_avg, out, status):")
+          " cdf, cwhole, cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg,"
+          " n_steps, dt, rec_every, rec_avg, out, status):")
         w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
           ' out[b]."""')
         w(f"    for b in {loop}(x0.shape[0]):")
         w("        x = x0[b].copy()")
         w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, csplit[b], cfar[b],"
-          " cidx[b], coff[b], cw[b], cdi[b], cdf[b], cwhole[b], L, hinit[b], drv, dvar, nsig[b],"
-          " nvar, seeds[b], rvar, greg, n_steps, dt, rec_every, rec_avg, out[b], status[b])")
+          " cidx[b], coff[b], cw[b], cdi[b], cdf[b], cwhole[b], cdense_on, cdense, L, hinit[b],"
+          " drv, dvar, nsig[b], nvar, seeds[b], rvar, greg, n_steps, dt, rec_every, rec_avg,"
+          " out[b], status[b])")
         w("    return status")
         w()
