@@ -158,9 +158,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     args = (arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
             arrays["cptr"], arrays["csplit"], arrays["cfar"], arrays["cidx"], arrays["coff"],
             arrays["cw"], arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["cdense_on"],
-            arrays["cdense"], arrays["L"], hinit, drv,
-            dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt, rec_every,
-            record_mode == "average", out, status)
+            arrays["cdense"], arrays["L"], hinit, drv, dvar, nsig, nvar, seeds, rvar, greg,
+            n_steps, dt, rec_every, record_mode == "average", out, status)
     entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
     # numba compiles (or loads from its cache) on the first call: do it here, so that
     # run_seconds is the simulation alone
@@ -371,49 +370,64 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
     cdi, cdf = steps(np.tile(D.data, (B, C)) if C else np.zeros((B, 1)), "connectome")
     L = int(max(idi.max(initial=0) + (idf.max(initial=0) > 0), cdi.max(initial=0)
                 + (cdf.max(initial=0) > 0))) + 2
-    # Per member, each row (target) lists its edges shorter than a step first (summed anew at
-    # every stage), then the delayed ones from csplit, those delayed by >= FAR_BLOCK - 1 steps
-    # last from cfar (summed in blocks), with their flat offsets in the kernel's doubled ring
-    # buffer hist[coupling, source, 2 L]; cwhole: no delay is a fraction of a step.
-    csplit = np.repeat(cptr[None, :, :-1], B, axis=0)
-    cfar = csplit.copy()
-    coff = np.zeros_like(cidx)
-    cwhole = np.ones((B, max(C, 1)), dtype=np.bool_)
-    if C:
-        row = np.repeat(np.arange(C * R), np.diff(cptr, axis=1).ravel())   # coupling * R + target
-        for b in range(B):
-            kind = (cdi[b] > 0).astype(np.int64) + (cdi[b] >= FAR_BLOCK - 1)
-            order = np.lexsort((kind, row))
-            for a in (cidx, cw, cdi, cdf):
-                a[b] = a[b][order]
-            kind = kind[order]
-            csplit[b] += np.bincount(row[kind == 0], minlength=C * R).reshape(C, R)
-            cfar[b] = csplit[b] + np.bincount(row[kind == 1], minlength=C * R).reshape(C, R)
-            coff[b] = ((row // R) * R + cidx[b]) * 2 * L + L - cdi[b]
-            cwhole[b] = ~np.bincount(row[cdf[b] > 0] // R, minlength=C).astype(bool)
-    # Dense undelayed coupling (e.g. PyRates' benchmark grid): a matrix row per target, summed
-    # as a contiguous dot product, when a linear coupling's undelayed edges fill >= 1/4 of the
-    # matrix, are the same for every member and fit in DENSE_MAX_BYTES.
-    cdense_on = np.zeros(max(C, 1), dtype=np.bool_)
-    cdense = np.zeros((0, 0, 0))
-    dense = []
-    for ci, c in enumerate(net.couplings):
-        lo, hi = cptr[ci, 0], cptr[ci, -1]
-        inst = cdi[:, lo:hi] == 0
-        if (c.pre_transformed and inst[0].sum() * 4 >= R * R and R * R * 8 <= DENSE_MAX_BYTES
-                and cwhole[:, ci].all() and (inst == inst[0]).all()
-                and (cw[:, lo:hi] == cw[0, lo:hi]).all()):
-            cdense_on[ci] = True
-            dense.append(ci)
-    if dense:
-        cdense = np.zeros((C, R, R))
-        for ci in dense:
-            for r in range(R):
-                e = np.arange(cptr[ci, r], csplit[0, ci, r])
-                cdense[ci, r, cidx[0, e]] += cw[0, e]
+    csplit, cfar, coff, cwhole = _order_edges(cptr, cidx, cw, cdi, cdf, L)
+    cdense_on, cdense = _dense_coupling(net, cptr, csplit, cidx, cw, cdi, cwhole)
     return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, csplit=csplit,
                 cfar=cfar, cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole,
                 cdense_on=cdense_on, cdense=cdense, L=L)
+
+
+def _order_edges(cptr, cidx, cw, cdi, cdf, L):
+    """Order each member's edges for the kernel (in place) and return their index arrays.
+
+    Each row (coupling, target) lists its edges shorter than a step first (summed anew at every
+    stage), then the delayed ones from ``csplit``, those delayed by >= FAR_BLOCK - 1 steps last
+    from ``cfar`` (summed in blocks); ``coff`` is each edge's flat offset in the kernel's doubled
+    ring buffer ``hist[coupling, source, 2 L]``; ``cwhole``: no delay is a fraction of a step.
+    """
+    B, (C, R) = cw.shape[0], (cptr.shape[0], cptr.shape[1] - 1)
+    csplit = np.repeat(cptr[None, :, :-1], B, axis=0)
+    cfar = csplit.copy()
+    coff = np.zeros_like(cidx)
+    cwhole = np.ones((B, C), dtype=np.bool_)
+    if cptr[-1, -1] == 0:         # no coupling edges
+        return csplit, cfar, coff, cwhole
+    row = np.repeat(np.arange(C * R), np.diff(cptr, axis=1).ravel())   # coupling * R + target
+    for b in range(B):
+        kind = (cdi[b] > 0).astype(np.int64) + (cdi[b] >= FAR_BLOCK - 1)
+        order = np.lexsort((kind, row))
+        for a in (cidx, cw, cdi, cdf):
+            a[b] = a[b][order]
+        kind = kind[order]
+        csplit[b] += np.bincount(row[kind == 0], minlength=C * R).reshape(C, R)
+        cfar[b] = csplit[b] + np.bincount(row[kind == 1], minlength=C * R).reshape(C, R)
+        coff[b] = ((row // R) * R + cidx[b]) * 2 * L + L - cdi[b]
+        cwhole[b] = ~np.bincount(row[cdf[b] > 0] // R, minlength=C).astype(bool)
+    return csplit, cfar, coff, cwhole
+
+
+def _dense_coupling(net, cptr, csplit, cidx, cw, cdi, cwhole):
+    """Dense matrices of undelayed linear couplings (e.g. PyRates' benchmark grid).
+
+    The kernel sums such a coupling as contiguous row dot products when its undelayed edges
+    fill >= 1/4 of the matrix, are the same for every member and fit in DENSE_MAX_BYTES.
+    """
+    C, R = cptr.shape[0], cptr.shape[1] - 1
+    cdense_on = np.zeros(C, dtype=np.bool_)
+    for ci, c in enumerate(net.couplings):
+        lo, hi = cptr[ci, 0], cptr[ci, -1]
+        inst = cdi[:, lo:hi] == 0
+        cdense_on[ci] = (c.pre_transformed and inst[0].sum() * 4 >= R * R
+                         and R * R * 8 <= DENSE_MAX_BYTES and cwhole[:, ci].all()
+                         and (inst == inst[0]).all() and (cw[:, lo:hi] == cw[0, lo:hi]).all())
+    if not cdense_on.any():
+        return cdense_on, np.zeros((0, 0, 0))
+    cdense = np.zeros((C, R, R))
+    for ci in np.flatnonzero(cdense_on):
+        for r in range(R):
+            e = np.arange(cptr[ci, r], csplit[0, ci, r])
+            cdense[ci, r, cidx[0, e]] += cw[0, e]
+    return cdense_on, cdense
 
 
 def _history(net, spec, history, cpar):
