@@ -279,17 +279,10 @@ def _loads(w, spec, gi, needed):
             w(f"{_local(p)} = {_param(gi, j)}")
 
 
-def _closure(flat, names):
-    """Assignments needed (in order) to compute ``names``, and all symbols read."""
-    assigns = dict(flat.assigns)
-    need, stack = set(), list(names)
-    while stack:
-        cur = stack.pop()
-        if cur in need:
-            continue
-        need.add(cur)
-        if cur in assigns:
-            stack.extend(assigns[cur].symbols)
+def _closure(flat, names, stop=()):
+    """Assignments needed (in order) to compute ``names``, and all symbols read (``stop``:
+    assignments taken as given)."""
+    need = flat.dependencies(names, stop)
     return [(n, e) for n, e in flat.assigns if n in need], need
 
 
@@ -438,14 +431,13 @@ def _gen_stage(w, spec, deco, rng):
             w(f"for i in {rng}(R{gi}):")
             w.indent()
             w(f"rg = {_region(spec, gi)}")
-            need = _record_closure(spec, gi, v)
+            assigns, need = _closure(flat, [v], stop=spec.q_intra[gi])
+            need |= {e.weight for e in flat.edges if e.target in need and e.weight}
             _loads(w, spec, gi, need)
             for inp in flat.inputs:
                 if inp in need:
                     w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
-            for n_, e in flat.assigns:
-                if n_ not in need:
-                    continue
+            for n_, e in assigns:
                 if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n)
                     w(f"{_local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
                 else:
@@ -456,23 +448,6 @@ def _gen_stage(w, spec, deco, rng):
     w.dedent()
     w.dedent()
     w()
-
-
-def _record_closure(spec, gi, name):
-    """Symbols needed to compute variable ``name`` at a recording (buffered sources: from sv)."""
-    flat = spec.flats[gi]
-    assigns = dict(flat.assigns)
-    need, stack = set(), [name]
-    while stack:
-        cur = stack.pop()
-        if cur in need:
-            continue
-        need.add(cur)
-        if cur in assigns and cur not in spec.q_intra[gi]:
-            stack.extend(assigns[cur].symbols)
-        elif cur in flat.inputs:
-            stack.extend(e.weight for e in flat.edges if e.target == cur and e.weight)
-    return need
 
 
 def _gen_coupling(w, spec, rng):

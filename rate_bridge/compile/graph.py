@@ -75,14 +75,19 @@ class FlatCircuit:
 
     def source_dependencies(self, name):
         """Qualified names an assignment or state ultimately reads (transitively)."""
+        return self.dependencies([name])
+
+    def dependencies(self, names, stop=()):
+        """Qualified names that ``names`` ultimately read (transitively, themselves included);
+        the assignments in ``stop`` are taken as given and not expanded."""
         assigns = dict(self.assigns)
-        seen, stack = set(), [name]
+        seen, stack = set(), list(names)
         while stack:
             cur = stack.pop()
             if cur in seen:
                 continue
             seen.add(cur)
-            if cur in assigns:
+            if cur in assigns and cur not in stop:
                 stack.extend(assigns[cur].symbols)
         return seen
 
