@@ -39,12 +39,8 @@ def test_library_templates_load_and_are_inspectable():
 
 def test_generated_code_can_be_printed():
     code = rb.load_template("jansen_rit").show_code("rk4")
-    assert "def _stage(" in code and "rk4" in code
+    assert "def _stage(" in code and "_fexp(" in code and "rk4" in code
     compile(code, "<kernel>", "exec")            # valid Python
-    # one region: scalar loops with libm's exp; many regions: the vectorisable _fexp
-    assert "math.exp(" in code and "= ((2.0 * v_pc__e0) / (1.0 + (_fexp(" not in code
-    net = rb.Network.from_arrays(np.zeros((8, 8)), "jansen_rit")
-    assert "= ((2.0 * v_pc__e0) / (1.0 + (_fexp(" in net.show_code()
 
 
 def test_loaded_templates_are_fresh_copies():

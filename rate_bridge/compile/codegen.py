@@ -52,10 +52,6 @@ _FUNC_DEFS = {
     "max": "{0} if {0} > {1} else {1}", "clip": "{1} if {0} < {1} else ({2} if {0} > {2} else {0})",
 }
 assert set(_FUNC_DEFS) == set(FUNCTIONS)
-# Groups of fewer regions than a vector register holds (a single circuit) run scalar loops, where
-# libm's exp is faster than the polynomial.
-_SCALAR_FUNC_DEFS = {**_FUNC_DEFS, "exp": "math.exp({0})",
-                     "sigmoid": "1.0 / (1.0 + math.exp(-{0}))"}
 
 
 class KernelSpec:
@@ -290,9 +286,8 @@ def _closure(flat, names, stop=()):
     return [(n, e) for n, e in flat.assigns if n in need], need
 
 
-def _expr(e, spec, gi):
-    scalar = spec.sizes[gi] < 4
-    return to_source(e, _local, func_render=_SCALAR_FUNC_DEFS if scalar else _FUNC_DEFS)
+def _expr(e):
+    return to_source(e, _local, func_render=_FUNC_DEFS)
 
 
 def _gen_sources(w, spec, deco, rng):
@@ -313,7 +308,7 @@ def _gen_sources(w, spec, deco, rng):
         w(f"rg = {_region(spec, gi)}")
         _loads(w, spec, gi, need)
         for n, e in assigns:
-            w(f"{_local(n)} = {_expr(e, spec, gi)}")
+            w(f"{_local(n)} = {_expr(e)}")
         for q, src in wanted.items():
             if q < len(spec.couplings) and spec.couplings[q].pre_transformed:
                 c = spec.couplings[q]
@@ -417,10 +412,10 @@ def _gen_stage(w, spec, deco, rng):
             if inp in need:
                 w(f"{_local(inp)} = {_input_terms(spec, gi, inp)}")
         for n_, e in assigns:
-            w(f"{_local(n_)} = {_expr(e, spec, gi)}")
+            w(f"{_local(n_)} = {_expr(e)}")
         for k, s in enumerate(flat.states):
             scale = flat.time_scale[s]
-            rhs = _expr(flat.rhs[s], spec, gi)
+            rhs = _expr(flat.rhs[s])
             w(f"dx[X{gi} + {k} * R{gi} + i] = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
         w.dedent()
     # recording (first stage only: the state at t_n), in loops of their own so that the loops
@@ -446,7 +441,7 @@ def _gen_stage(w, spec, deco, rng):
                 if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n)
                     w(f"{_local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
                 else:
-                    w(f"{_local(n_)} = {_expr(e, spec, gi)}")
+                    w(f"{_local(n_)} = {_expr(e)}")
             w(f"acc[s, rg] += {_local(v)}")
             w.dedent()
             w.dedent()
@@ -553,7 +548,7 @@ def _gen_diffusion(w, spec, deco, rng):
             if name in flat.diffusion:
                 expr = flat.diffusion[name]
                 _loads(w, spec, gi, set(expr.symbols))
-                w(f"gdw[X{gi} + {k} * R{gi} + i] = ({_expr(expr, spec, gi)}) * dw[z, rg]")
+                w(f"gdw[X{gi} + {k} * R{gi} + i] = ({_expr(expr)}) * dw[z, rg]")
             else:
                 w(f"gdw[X{gi} + {k} * R{gi} + i] = dw[z, rg]")
             w.dedent()
