@@ -16,10 +16,11 @@ def _leaky(name="leaky"):
 
 def test_zero_weights_reproduce_the_single_circuit_exactly():
     single = rb.simulate("jansen_rit", 1.0, 1e-4, integrator="heun", record=["pc.v"])
-    net = rb.Network.from_arrays(np.zeros((3, 3)), "jansen_rit", coupling=("pc.m_out", "pc.m_in_e"),
-                                 delays=np.full((3, 3), 0.01))
+    # 9 regions: the network's region loops run vectorised, the single circuit's scalar
+    net = rb.Network.from_arrays(np.zeros((9, 9)), "jansen_rit", coupling=("pc.m_out", "pc.m_in_e"),
+                                 delays=np.full((9, 9), 0.01))
     res = rb.simulate(net, 1.0, 1e-4, integrator="heun", record=["pc.v"])
-    for r in range(3):
+    for r in range(9):
         np.testing.assert_array_equal(res["pc.v"][:, r], single["pc.v"][:, 0])
 
 
