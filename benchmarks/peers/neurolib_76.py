@@ -24,9 +24,10 @@ import json
 import os
 import platform
 import resource
-import sys
 import time
 import warnings
+
+from _peer_common import blas_threads, limit_threads, stdout_to_stderr
 
 
 def parse_args(argv=None):
@@ -61,39 +62,10 @@ def load_connectome_76():
     return w, d, path
 
 
-def _stdout_to_stderr():
-    """Send everything the peer library prints to stderr; returns a writer for the real stdout."""
-    sys.stdout.flush()
-    real = os.dup(1)
-    os.dup2(2, 1)
-    return os.fdopen(real, "w")
-
-
-def _limit_threads(n):
-    """Pin BLAS / OpenMP / numexpr / XLA thread pools to n threads.  Must run before numpy is
-    imported.  Default 1: on this 2-core machine OpenBLAS' 2-thread gemv was up to ~30x slower
-    than 1 thread whenever other processes were busy, which made large-N PyRates timings noise."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                "NUMEXPR_MAX_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(n)
-    if n == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1").strip()
-
-
-def _blas_threads():
-    try:
-        from threadpoolctl import threadpool_info
-        return {d.get("internal_api", "?"): d.get("num_threads") for d in threadpool_info()}
-    except Exception:  # pragma: no cover
-        return None
-
-
 def main(argv=None):
     args = parse_args(argv)
-    _limit_threads(args.threads)
-    real_stdout = _stdout_to_stderr()
+    limit_threads(args.threads)
+    real_stdout = stdout_to_stderr()
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
     import numpy as np
@@ -184,7 +156,7 @@ def main(argv=None):
         },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "threads": args.threads,
-        "blas_threads": _blas_threads(),
+        "blas_threads": blas_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,

@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from _peer_common import blas_threads, compile_listener, limit_threads, stdout_to_stderr
+
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -62,61 +64,10 @@ def mb(x):
     return x / 1024.0 / 1024.0
 
 
-def _stdout_to_stderr():
-    """Send everything the peer library prints (logging, progress) to stderr so that
-    stdout carries exactly one JSON line; returns a writer for the real stdout."""
-    sys.stdout.flush()
-    real = os.dup(1)
-    os.dup2(2, 1)
-    return os.fdopen(real, "w")
-
-
-def _compile_listener():
-    """numba event listener summing wall and CPU time of (outermost) numba:compile events."""
-    import numba.core.event as nev
-
-    class CompileTimer(nev.Listener):
-        def __init__(self):
-            self.depth, self.wall, self.cpu = 0, 0.0, 0.0
-
-        def on_start(self, event):
-            if self.depth == 0:
-                self._w, self._c = time.perf_counter(), time.process_time()
-            self.depth += 1
-
-        def on_end(self, event):
-            self.depth -= 1
-            if self.depth == 0:
-                self.wall += time.perf_counter() - self._w
-                self.cpu += time.process_time() - self._c
-    return CompileTimer()
-
-
-def _limit_threads(n):
-    """Pin BLAS / OpenMP / numexpr / XLA thread pools to n threads.  Must run before numpy is
-    imported.  Default 1: on this 2-core machine OpenBLAS' 2-thread gemv was up to ~30x slower
-    than 1 thread whenever other processes were busy, which made large-N PyRates timings noise."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                "NUMEXPR_MAX_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(n)
-    if n == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1").strip()
-
-
-def _blas_threads():
-    try:
-        from threadpoolctl import threadpool_info
-        return {d.get("internal_api", "?"): d.get("num_threads") for d in threadpool_info()}
-    except Exception:  # pragma: no cover
-        return None
-
-
 def main(argv=None):
     args = parse_args(argv)
-    _limit_threads(args.threads)
-    real_stdout = _stdout_to_stderr()
+    limit_threads(args.threads)
+    real_stdout = stdout_to_stderr()
     save_path = os.path.abspath(args.save_inputs) if args.save_inputs else None
     workdir = tempfile.mkdtemp(prefix="pyrates_grid_")
     os.chdir(workdir)
@@ -191,7 +142,7 @@ def main(argv=None):
     if args.tracemalloc:
         import tracemalloc
         tracemalloc.start()
-    ctimer = _compile_listener()
+    ctimer = compile_listener()
     ctx = nev.install_listener("numba:compile", ctimer) if args.backend == "numba" else contextlib.nullcontext()
     t2 = time.perf_counter()
     with ctx:
@@ -255,7 +206,7 @@ def main(argv=None):
             "node0_last": float(v[-1, 0]),
         },
         "threads": args.threads,
-        "blas_threads": _blas_threads(),
+        "blas_threads": blas_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }
