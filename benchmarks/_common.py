@@ -378,6 +378,20 @@ def child_first_call(build, call_kwargs, t_process_start, prime_numba=False):
     print(json.dumps(out), flush=True)
 
 
+def add_peer_and_compile_args(ap, peer_timeout):
+    """The options the single-circuit and whole-brain scripts share: peer threads and timeout,
+    and the fresh-process compile / cached-load measurement (with its hidden child flags)."""
+    import argparse
+    ap.add_argument("--peer-threads", type=int, default=None,
+                    help="pass --threads N to the peers (if supported; their default is 1)")
+    ap.add_argument("--peer-timeout", type=float, default=peer_timeout,
+                    help=f"timeout per peer run in s (default {peer_timeout:g})")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="skip the fresh-process compile / cached-load measurement")
+    ap.add_argument("--child-first-call", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child-prime-numba", action="store_true", help=argparse.SUPPRESS)
+
+
 def compile_and_load(script, child_args, timeout=None, keep_cache=False):
     """Two fresh processes on one empty temporary ``$RATE_BRIDGE_CACHE``: the first compiles the
     kernel, the second loads it from the cache. Returns dict(compile=..., load=..., cache_dir)."""

@@ -51,14 +51,7 @@ def parse_args(argv=None):
     ap.add_argument("--backends", nargs="+", default=None,
                     help="PyRates backends (default: every backend peers/pyrates_jrc.py offers, "
                          "e.g. default numba jax)")
-    ap.add_argument("--peer-threads", type=int, default=None,
-                    help="pass --threads N to the peer (if it supports it; its default is 1)")
-    ap.add_argument("--peer-timeout", type=float, default=1800.0,
-                    help="timeout per peer run in s (default 1800)")
-    ap.add_argument("--no-compile", action="store_true",
-                    help="skip the fresh-process compile / cached-load measurement")
-    ap.add_argument("--child-first-call", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--child-prime-numba", action="store_true", help=argparse.SUPPRESS)
+    C.add_peer_and_compile_args(ap, peer_timeout=1800.0)
     args = ap.parse_args(argv)
     if args.duration is None:
         args.duration = 1.0 if args.quick else 10.0

