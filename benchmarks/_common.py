@@ -378,6 +378,15 @@ def child_first_call(build, call_kwargs, t_process_start, prime_numba=False):
     print(json.dumps(out), flush=True)
 
 
+def parser(doc):
+    """An argument parser whose description is the script's docstring (first line, rest as
+    epilog)."""
+    import argparse
+    return argparse.ArgumentParser(description=doc.split("\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog="\n".join(doc.split("\n")[1:]))
+
+
 def add_peer_and_compile_args(ap, peer_timeout):
     """The options the single-circuit and whole-brain scripts share: peer threads and timeout,
     and the fresh-process compile / cached-load measurement (with its hidden child flags)."""

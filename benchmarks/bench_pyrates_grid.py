@@ -40,9 +40,7 @@ DENSITIES = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.split("\n")[1:]))
+    ap = C.parser(__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=None,
                     help="N values (default 1 2 4 ... 2048; --quick: 1 16 256)")
     ap.add_argument("--densities", type=float, nargs="+", default=None,

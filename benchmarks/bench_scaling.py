@@ -37,9 +37,7 @@ NAME = "scaling"
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.split("\n")[1:]))
+    ap = C.parser(__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=None,
                     help="network sizes (default 100 1000 10000; --quick: 100 1000 3000)")
     ap.add_argument("--degree", type=int, default=20, help="incoming edges per node (20)")

@@ -23,7 +23,6 @@ PyRates' Euler loop without (numba/jax) compilation.
 Bars (from the issue): >= 100x faster than PyRates after compile; cached kernel load well under
 a second.
 """
-import argparse
 import os
 import sys
 import time
@@ -36,9 +35,7 @@ NAME = "single_circuit"
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.split("\n")[1:]))
+    ap = C.parser(__doc__)
     ap.add_argument("--duration", type=float, default=None,
                     help="simulated time in s (default 10; 1 with --quick)")
     ap.add_argument("--dt", type=float, default=1e-4, help="Euler step in s (default 1e-4)")

