@@ -341,6 +341,8 @@ def _row_dot(w, v):
 
 def _gen_far_block(w, spec, deco, rng):
     """_far_block: far-edge sums of each linear coupling for stage times tn .. tn + FAR_BLOCK - 1."""
+    if not _linear_couplings(spec):
+        return
     w(deco)
     w("def _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far):")
     w.indent()
@@ -362,7 +364,6 @@ def _gen_far_block(w, spec, deco, rng):
             w(f"far[{ci}, r, {j}] = a{j}")
         w.dedent()
         w.dedent()
-    w("pass")
     w.dedent()
     w()
 
@@ -574,6 +575,9 @@ def _gen_run(w, spec, deco, rng, par):
             line = f"{head}_diffusion({xs}, lay, par, greg, nvar, dw, {out})"
         lines.append(line)
     Q, NC, C = spec.n_q, len(spec.couplings), max(len(spec.couplings), 1)
+    far_call = (f"    if n % {FAR_BLOCK - 1} == 0:  # far-edge sums for the next block\n"
+                "        _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far)\n"
+                if _linear_couplings(spec) else "")
     w(deco)
     w("def _run_one(x, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi, cdf,"
       " cwhole, cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seed, rvar, greg, n_steps,"
@@ -628,9 +632,7 @@ n_samples = out.shape[1]
 cs = ({_COUPLING_ARRAYS})
 for n in range(n_steps):
     tn = n % L
-    if {bool(_linear_couplings(spec))} and n % {FAR_BLOCK - 1} == 0:
-        _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far)
-    # drives and input noise reach inputs through ext, held over the step
+{far_call}    # drives and input noise reach inputs through ext, held over the step
     for z in range(NZ):
         for r in range(NR):
             ext[nvar[z], r] = 0.0
