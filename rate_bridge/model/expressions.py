@@ -65,7 +65,7 @@ class Expression:
     Attributes
     ----------
     text : str
-        The source text.
+        The source text as written (or, for a renamed copy, re-emitted from the tree).
     tree : ast.expr
         The checked syntax tree.
     symbols : set of str
@@ -80,15 +80,35 @@ class Expression:
     def __repr__(self):
         return f"Expression({self.text!r})"
 
+    # Trees are never changed in place, and copying or pickling one recursively would fail on
+    # long expressions: a copy shares the tree, a pickle holds a flat post-order list.
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return _expression_from_postorder, (self.text, _postorder(self.tree))
+
     def rename(self, mapping):
         """Return a copy whose symbols are renamed by ``mapping`` (others kept)."""
-        tree = _Renamer(mapping).visit(_copy_tree(self.tree))
-        return Expression(ast.unparse(tree), tree)
+        def leaf(node):
+            if isinstance(node, ast.Name) and node.id in mapping:
+                return ast.Name(id=mapping[node.id], ctx=ast.Load())
+            return None
+        tree = _rebuild_tree(self.tree, leaf)
+        return Expression(unparse(tree), tree)
 
     def substitute(self, mapping):
         """Return a copy where symbols are replaced by other expressions (``{name: Expression}``)."""
-        tree = _Substituter(mapping).visit(_copy_tree(self.tree))
-        return Expression(ast.unparse(tree), tree)
+        def leaf(node):
+            if isinstance(node, ast.Name) and node.id in mapping:
+                return _rebuild_tree(mapping[node.id].tree)
+            return None
+        tree = _rebuild_tree(self.tree, leaf)
+        return Expression(unparse(tree), tree)
+
+
+#: longest expression text accepted (characters); real models stay far below
+MAX_EXPRESSION_LENGTH = 100_000
 
 
 def parse_expression(text, **context):
@@ -97,7 +117,8 @@ def parse_expression(text, **context):
     Parameters
     ----------
     text : str | int | float
-        The expression, e.g. ``"2 * e0 / (1 + exp(r * (v0 - v)))"``.
+        The expression, e.g. ``"2 * e0 / (1 + exp(r * (v0 - v)))"``. ASCII only: Python would
+        silently merge look-alike Unicode names (NFKC), so they are refused.
     **context
         ``file``, ``template``, ``operator``, ``equation`` for error messages.
 
@@ -109,13 +130,30 @@ def parse_expression(text, **context):
         raise ModelError(f"an expression must be a string or a number, got "
                          f"{type(text).__name__}", **context)
     text = str(text).strip()
-    context.setdefault("equation", text)
+    context.setdefault("equation", text[:200])
+    _check_text(text, context)
     try:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError as err:
         raise ModelError(f"syntax error in expression: {err.msg}", **context) from None
+    except (RecursionError, MemoryError, ValueError):
+        # Python's own parser gives up beyond a few thousand nested terms
+        raise ModelError("expression too deeply nested for Python's parser (thousands of "
+                         "chained terms): split it into intermediate variables",
+                         **context) from None
     _check(tree, context)
     return Expression(text, tree)
+
+
+def _check_text(text, context):
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ModelError(f"expression of {len(text)} characters; at most "
+                         f"{MAX_EXPRESSION_LENGTH} are accepted", **context)
+    if not text.isascii():
+        bad = next(ch for ch in text if not ch.isascii())
+        raise ModelError(f"non-ASCII character {bad!r} in expression: names and operators must "
+                         "be ASCII (look-alike Unicode letters would silently merge names)",
+                         **context)
 
 
 # -- equations ---------------------------------------------------------------------------------
@@ -147,7 +185,8 @@ def parse_equation(text, **context):
     """Parse ``"d/dt * x = rhs"``, ``"dx/dt = rhs"``, ``"x' = rhs"`` or ``"x = rhs"``."""
     if not isinstance(text, str):
         raise ModelError(f"an equation must be a string, got {type(text).__name__}", **context)
-    context.setdefault("equation", text)
+    context.setdefault("equation", text[:200])
+    _check_text(text, context)
     if text.count("=") - sum(text.count(op) for op in ("==", "<=", ">=", "!=")) * 1 < 1:
         raise ModelError("an equation needs '=' (e.g. 'd/dt * x = -x / tau' or 'y = 2 * x')",
                          **context)
@@ -173,11 +212,103 @@ def _split_equation(text, context):
     raise ModelError("an equation needs '='", **context)
 
 
+# -- walking: every walk is iterative, so that long expressions (hundreds of chained terms)
+# need no recursion and no recursion limit ---------------------------------------------------
+def _children(node):
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Compare):
+        return [node.left, *node.comparators]
+    if isinstance(node, ast.BoolOp):
+        return list(node.values)
+    if isinstance(node, ast.IfExp):
+        return [node.test, node.body, node.orelse]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return []
+
+
+def _fold(tree, leave):
+    """Post-order walk: ``leave(node, results of its children)`` for every node, bottom-up."""
+    results, stack = [], [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(_children(node)))
+            continue
+        n = len(_children(node))
+        args = results[len(results) - n:]
+        del results[len(results) - n:]
+        results.append(leave(node, args))
+    return results[0]
+
+
+def _rebuild(node, kids):
+    """A new node like ``node`` with children ``kids``."""
+    if isinstance(node, ast.BinOp):
+        return ast.BinOp(left=kids[0], op=node.op, right=kids[1])
+    if isinstance(node, ast.UnaryOp):
+        return ast.UnaryOp(op=node.op, operand=kids[0])
+    if isinstance(node, ast.Compare):
+        return ast.Compare(left=kids[0], ops=list(node.ops), comparators=kids[1:])
+    if isinstance(node, ast.BoolOp):
+        return ast.BoolOp(op=node.op, values=kids)
+    if isinstance(node, ast.IfExp):
+        return ast.IfExp(test=kids[0], body=kids[1], orelse=kids[2])
+    if isinstance(node, ast.Call):
+        return ast.Call(func=ast.Name(id=node.func.id, ctx=ast.Load()), args=kids, keywords=[])
+    if isinstance(node, ast.Name):
+        return ast.Name(id=node.id, ctx=ast.Load())
+    return ast.Constant(value=node.value)
+
+
+def _rebuild_tree(tree, leaf=None):
+    """A copy of a checked tree; ``leaf(node)`` may return a replacement for a leaf."""
+    def leave(node, kids):
+        new = leaf(node) if leaf is not None and not kids else None
+        return new if new is not None else _rebuild(node, kids)
+    return _fold(tree, leave)
+
+
+def _postorder(tree):
+    """The tree as a flat list of ``(node without children, number of children)``."""
+    out = []                 # _fold leaves nodes in post-order
+    _fold(tree, lambda node, kids: out.append((_rebuild(node, [None] * len(kids)), len(kids))))
+    return out
+
+
+def _expression_from_postorder(text, items):
+    stack = []
+    for node, n in items:
+        kids = stack[len(stack) - n:]
+        del stack[len(stack) - n:]
+        stack.append(_rebuild(node, kids))
+    return Expression(text, stack[0])
+
+
 # -- checking ----------------------------------------------------------------------------------
-def _check(node, context):
+def _check(tree, context):
+    stack = [tree]           # parents before children: the outermost problem is reported
+    while stack:
+        node = stack.pop()
+        _check_node(node, context)
+        stack.extend(reversed(_children(node)))
+
+
+def _check_node(node, context):
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ModelError(f"only numbers are allowed as constants, got {node.value!r}",
+                             **context)
+        try:
+            finite = math.isfinite(float(node.value))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise ModelError(f"the number {str(node.value)[:40]} is too large for a float",
                              **context)
     elif isinstance(node, ast.Name):
         if node.id.startswith("__"):
@@ -187,46 +318,39 @@ def _check(node, context):
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _BINOPS:
             raise ModelError(f"operator {type(node.op).__name__} is not allowed", **context)
-        _check(node.left, context)
-        _check(node.right, context)
     elif isinstance(node, ast.UnaryOp):
         if type(node.op) not in _UNARY:
             raise ModelError(f"operator {type(node.op).__name__} is not allowed", **context)
-        _check(node.operand, context)
     elif isinstance(node, ast.Compare):
         for op in node.ops:
             if type(op) not in _CMPS:
                 raise ModelError(f"comparison {type(op).__name__} is not allowed", **context)
-        for sub in [node.left, *node.comparators]:
-            _check(sub, context)
-    elif isinstance(node, ast.BoolOp):
-        for sub in node.values:
-            _check(sub, context)
-    elif isinstance(node, ast.IfExp):
-        for sub in (node.test, node.body, node.orelse):
-            _check(sub, context)
+    elif isinstance(node, (ast.BoolOp, ast.IfExp)):
+        pass
     elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            raise ModelError("only plain function calls such as exp(x) are allowed "
-                             "(no attribute access or calls of expressions)", **context)
-        name = node.func.id
-        if name not in FUNCTIONS:
-            raise ModelError(f"unknown function {name!r}; allowed functions: "
-                             f"{', '.join(sorted(FUNCTIONS))}", **context)
-        if node.keywords:
-            raise ModelError(f"{name}() takes no keyword arguments", **context)
-        n_args = FUNCTIONS[name][0]
-        if len(node.args) != n_args:
-            raise ModelError(f"{name}() takes {n_args} argument(s), got {len(node.args)}",
-                             **context)
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise ModelError("starred arguments are not allowed", **context)
-            _check(arg, context)
+        _check_call(node, context)
     elif isinstance(node, ast.Attribute):
         raise ModelError("attribute access (a.b) is not allowed in equations", **context)
     else:
         raise ModelError(f"{type(node).__name__} is not allowed in equations", **context)
+
+
+def _check_call(node, context):
+    if not isinstance(node.func, ast.Name):
+        raise ModelError("only plain function calls such as exp(x) are allowed "
+                         "(no attribute access or calls of expressions)", **context)
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise ModelError(f"unknown function {name!r}; allowed functions: "
+                         f"{', '.join(sorted(FUNCTIONS))}", **context)
+    if node.keywords:
+        raise ModelError(f"{name}() takes no keyword arguments", **context)
+    n_args = FUNCTIONS[name][0]
+    if len(node.args) != n_args:
+        raise ModelError(f"{name}() takes {n_args} argument(s), got {len(node.args)}",
+                         **context)
+    if any(isinstance(arg, ast.Starred) for arg in node.args):
+        raise ModelError("starred arguments are not allowed", **context)
 
 
 def _collect_symbols(tree):
@@ -235,83 +359,91 @@ def _collect_symbols(tree):
             and id(n) not in func_nodes and n.id not in CONSTANTS}
 
 
-def _copy_tree(tree):
-    return ast.parse(ast.unparse(tree), mode="eval").body
-
-
-class _Renamer(ast.NodeTransformer):
-    def __init__(self, mapping):
-        self.mapping = mapping
-
-    def visit_Call(self, node):
-        node.args = [self.visit(a) for a in node.args]
-        return node
-
-    def visit_Name(self, node):
-        if node.id in self.mapping:
-            return ast.copy_location(ast.Name(id=self.mapping[node.id], ctx=ast.Load()), node)
-        return node
-
-
-class _Substituter(_Renamer):
-    def visit_Name(self, node):
-        if node.id in self.mapping:
-            return _copy_tree(self.mapping[node.id].tree)
-        return node
-
-
 # -- output ------------------------------------------------------------------------------------
+# Python's precedence levels, lowest first: a child is parenthesised only where Python would
+# read it otherwise, so a chain of hundreds of terms is emitted flat (Python's parser refuses
+# more than 200 nested parentheses). The emitted text parses back to the same tree.
+_ATOM = 10
+_PLAIN_CALL = re.compile(r"^[A-Za-z_][\w.]*\((\{\d\}(, )?)*\)$")
+_PREC_BIN = {ast.Add: 6, ast.Sub: 6, ast.Mult: 7, ast.Div: 7, ast.Mod: 7, ast.Pow: 9}
+
+
+def _emit_node(node, kids, lookup, func_render, func_prefix, display):
+    """``(text, precedence)`` of one node from its children's ``(text, precedence)``."""
+    def wrap(kid, least):
+        return kid[0] if kid[1] >= least else f"({kid[0]})"
+
+    if isinstance(node, ast.Constant):
+        return repr(node.value if display else float(node.value)), _ATOM
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS and not display:
+            return repr(CONSTANTS[node.id]), _ATOM
+        return lookup(node.id), _ATOM
+    if isinstance(node, ast.BinOp):
+        p = _PREC_BIN[type(node.op)]
+        op = _BINOPS[type(node.op)]
+        if isinstance(node.op, ast.Pow):      # right-associative; the exponent may be unary
+            right = node.right
+            if not display and isinstance(right, ast.Constant) and \
+                    float(right.value).is_integer() and abs(right.value) < 2 ** 31:
+                return f"{wrap(kids[0], p + 1)} ** {int(right.value)}", p  # no pow() call
+            return f"{wrap(kids[0], p + 1)} ** {wrap(kids[1], 8)}", p
+        return f"{wrap(kids[0], p)} {op} {wrap(kids[1], p + 1)}", p
+    if isinstance(node, ast.UnaryOp):
+        p = 4 if isinstance(node.op, ast.Not) else 8
+        return _UNARY[type(node.op)] + wrap(kids[0], p), p
+    if isinstance(node, ast.Compare):
+        parts = [wrap(kids[0], 6)]
+        for op, kid in zip(node.ops, kids[1:]):
+            parts += [_CMPS[type(op)], wrap(kid, 6)]
+        return " ".join(parts), 5
+    if isinstance(node, ast.BoolOp):
+        p = 3 if isinstance(node.op, ast.And) else 2
+        joiner = " and " if isinstance(node.op, ast.And) else " or "
+        return joiner.join(wrap(k, p + 1) for k in kids), p
+    if isinstance(node, ast.IfExp):
+        return f"{wrap(kids[1], 2)} if {wrap(kids[0], 2)} else {wrap(kids[2], 1)}", 1
+    if isinstance(node, ast.Call):
+        name = node.func.id
+        if func_render and name in func_render:
+            template = func_render[name]
+            if _PLAIN_CALL.match(template):       # "f({0}, {1})": arguments as they are
+                return template.format(*(k[0] for k in kids)), _ATOM
+            # an inline expression: arguments as atoms, the whole in parentheses
+            return "(" + template.format(*(wrap(k, _ATOM) for k in kids)) + ")", _ATOM
+        return f"{func_prefix}{name}(" + ", ".join(k[0] for k in kids) + ")", _ATOM
+    raise TypeError(f"unexpected node {type(node).__name__}")  # _check rules this out
+
+
 def to_source(tree, name_map=None, func_prefix="", func_render=None):
-    """Python source of a checked tree.
+    """Python source of a checked tree, re-emitted from the tree (never the original text).
 
     Parameters
     ----------
     tree : ast.expr | Expression
     name_map : dict | callable | None
-        Maps each symbol to the source text that replaces it (e.g. a local variable).
+        Maps each symbol to the source text that replaces it (an identifier or another atom
+        such as ``par[3]``).
     func_prefix : str
         Prefix for function names (the generated module defines ``_f_exp`` etc.).
     func_render : dict | None
         ``{name: format string}`` rendering a call inline, e.g. ``{"exp": "math.exp({0})"}``
         (arguments are parenthesised); takes precedence over ``func_prefix``.
     """
+    return _emit(tree, name_map, func_prefix, func_render, display=False)
+
+
+def unparse(tree):
+    """Readable text of a checked tree: numbers and names as written, minimal parentheses."""
+    return _emit(tree, None, "", None, display=True)
+
+
+def _emit(tree, name_map, func_prefix, func_render, display):
     if isinstance(tree, Expression):
         tree = tree.tree
     lookup = name_map if callable(name_map) else (lambda n: (name_map or {}).get(n, n))
-
-    def emit(node):
-        if isinstance(node, ast.Constant):
-            return repr(float(node.value))
-        if isinstance(node, ast.Name):
-            if node.id in CONSTANTS:
-                return repr(CONSTANTS[node.id])
-            return lookup(node.id)
-        if isinstance(node, ast.BinOp):
-            right = node.right
-            if isinstance(node.op, ast.Pow) and isinstance(right, ast.Constant) \
-                    and float(right.value).is_integer():
-                return f"({emit(node.left)} ** {int(right.value)})"  # integer power: no pow()
-            return f"({emit(node.left)} {_BINOPS[type(node.op)]} {emit(right)})"
-        if isinstance(node, ast.UnaryOp):
-            return f"({_UNARY[type(node.op)]}{emit(node.operand)})"
-        if isinstance(node, ast.Compare):
-            parts = [emit(node.left)]
-            for op, comp in zip(node.ops, node.comparators):
-                parts += [_CMPS[type(op)], emit(comp)]
-            return "(" + " ".join(parts) + ")"
-        if isinstance(node, ast.BoolOp):
-            joiner = " and " if isinstance(node.op, ast.And) else " or "
-            return "(" + joiner.join(emit(v) for v in node.values) + ")"
-        if isinstance(node, ast.IfExp):
-            return f"({emit(node.body)} if {emit(node.test)} else {emit(node.orelse)})"
-        if isinstance(node, ast.Call):
-            args = [emit(a) for a in node.args]
-            if func_render and node.func.id in func_render:
-                return "(" + func_render[node.func.id].format(*args) + ")"
-            return f"{func_prefix}{node.func.id}(" + ", ".join(args) + ")"
-        raise TypeError(f"unexpected node {type(node).__name__}")  # _check rules this out
-
-    return emit(tree)
+    return _fold(tree, lambda node, kids: _emit_node(node, kids, lookup, func_render,
+                                                     func_prefix, display))[0]
 
 
 def evaluate(expr, env):
@@ -323,7 +455,7 @@ def evaluate(expr, env):
     env : dict of str -> float | ndarray
         Values of the symbols.
     """
-    def ev(node):
+    def leave(node, kids):
         if isinstance(node, ast.Constant):
             return float(node.value)
         if isinstance(node, ast.Name):
@@ -334,30 +466,27 @@ def evaluate(expr, env):
             except KeyError:
                 raise ModelError(f"no value for {node.id!r}", equation=expr.text) from None
         if isinstance(node, ast.BinOp):
-            return _NUMPY_BIN[type(node.op)](ev(node.left), ev(node.right))
+            return _NUMPY_BIN[type(node.op)](kids[0], kids[1])
         if isinstance(node, ast.UnaryOp):
-            val = ev(node.operand)
+            val = kids[0]
             return np.logical_not(val) if isinstance(node.op, ast.Not) else \
                 (-val if isinstance(node.op, ast.USub) else +val)
         if isinstance(node, ast.Compare):
-            left, result = ev(node.left), True
-            for op, comp in zip(node.ops, node.comparators):
-                right = ev(comp)
+            result = True
+            for op, left, right in zip(node.ops, kids, kids[1:]):
                 result = np.logical_and(result, _NUMPY_CMP[type(op)](left, right))
-                left = right
             return result
         if isinstance(node, ast.BoolOp):
-            vals = [ev(v) for v in node.values]
             fn = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
-            out = vals[0]
-            for v in vals[1:]:
+            out = kids[0]
+            for v in kids[1:]:
                 out = fn(out, v)
             return out
         if isinstance(node, ast.IfExp):
-            return np.where(ev(node.test), ev(node.body), ev(node.orelse))
+            return np.where(kids[0], kids[1], kids[2])
         if isinstance(node, ast.Call):
-            return FUNCTIONS[node.func.id][1](*[ev(a) for a in node.args])
+            return FUNCTIONS[node.func.id][1](*kids)
         raise TypeError(type(node).__name__)
 
     with np.errstate(all="ignore"):
-        return ev(expr.tree)
+        return _fold(expr.tree, leave)
