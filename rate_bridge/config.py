@@ -3,8 +3,9 @@ import copy
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
+from .model import ModelError
+from .model.loader import resolve_reference
+from .model.yamlio import loads_yaml, read_yaml
 from .utils import logger
 
 _TOP = {"connectome", "model", "coupling", "global_coupling", "speed", "params", "noise",
@@ -21,7 +22,7 @@ class ConfigError(ValueError):
 def default_config():
     """The packaged default configuration (a dict)."""
     text = resources.files("rate_bridge.data").joinpath("default_config.yaml").read_text()
-    return yaml.safe_load(text)
+    return loads_yaml(text, name="default_config.yaml")
 
 
 def load_config(path=None, overrides=None):
@@ -30,7 +31,9 @@ def load_config(path=None, overrides=None):
     Parameters
     ----------
     path : path-like | None
-        YAML file; None for the default run.
+        YAML file; None for the default run. A ``model: path/file.yaml:Template`` in it is
+        relative to the file's folder and, like references inside template files, may only
+        reach that folder (and below) and the shipped library.
     overrides : dict | None
         Dotted keys to set after reading (``{"simulation.duration": 2.0}``).
     """
@@ -39,13 +42,16 @@ def load_config(path=None, overrides=None):
     if path is not None:
         where = str(path)
         try:
-            user = yaml.safe_load(Path(path).read_text())
-        except OSError as err:
-            raise ConfigError(f"{where}: cannot read ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{where}: YAML error: {err}") from None
+            user = read_yaml(path)
+        except ModelError as err:
+            raise ConfigError(f"{where}: {err.reason}") from None
         if not isinstance(user, dict):
             raise ConfigError(f"{where}: a configuration is a mapping of fields")
+        if isinstance(user.get("model"), str):
+            try:
+                user["model"] = resolve_reference(user["model"], Path(path).parent)
+            except ModelError as err:
+                raise ConfigError(f"{where}: model: {err.reason}") from None
         _merge(cfg, user)
     for key, value in (overrides or {}).items():
         node = cfg

@@ -10,12 +10,90 @@ All objects are plain, inspectable and changeable Python objects; YAML files
 (:mod:`rate_bridge.model.loader`) produce exactly the same objects.
 """
 import copy
+import keyword
+import math
+import numbers
+import reprlib
 
 from .errors import ModelError
-from .expressions import parse_equation
+from .expressions import CONSTANTS, FUNCTIONS, parse_equation, parse_expression
 
 KINDS = ("state", "parameter", "input", "output", "variable")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3}
+#: Longest name (template, variable, label, edge) and longest free text (description, unit).
+MAX_NAME_LENGTH = 128
+MAX_TEXT_LENGTH = 10_000
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def check_name(name, what, **context):
+    """Return ``name`` if it may name something of a model, else raise :class:`ModelError`.
+
+    Names reach generated kernel source, so they must be plain ASCII identifiers: not a Python
+    keyword, not starting with ``__``, at most :data:`MAX_NAME_LENGTH` characters.
+
+    Parameters
+    ----------
+    name : object
+        The name to check.
+    what : str
+        What it names, for the message (``"variable name"``, ``"node label"``...).
+    **context
+        ``file``, ``template``, ``field``... for the message.
+    """
+    if isinstance(name, str) and name.isascii() and name.isidentifier() and \
+            not keyword.iskeyword(name) and not name.startswith("__") and \
+            len(name) <= MAX_NAME_LENGTH:
+        return name
+    raise ModelError(f"{what} {_REPR.repr(name)} is not a valid name: use ASCII letters, digits "
+                     "and '_' (not first a digit, not starting with '__', not a Python keyword, "
+                     f"at most {MAX_NAME_LENGTH} characters)", **context)
+
+
+def _check_variable_name(name, **context):
+    check_name(name, "variable name", **context)
+    if name in FUNCTIONS or name in CONSTANTS:
+        what = "function" if name in FUNCTIONS else "constant"
+        raise ModelError(f"variable name {name!r} is the name of the {what} {name!r} of the "
+                         "equation language; rename the variable", **context)
+    return name
+
+
+def _check_path(name, what, **context):
+    """Names composed by the library (``"col1/pc"``): every ``/``-separated part is a name."""
+    if not isinstance(name, str) or "/" not in name:
+        return check_name(name, what, **context)
+    for part in name.split("/"):
+        check_name(part, f"{what} {_REPR.repr(name)}: part", **context)
+    return name
+
+
+def _text(value, what, **context):
+    """Free text (description, unit, reference): a string of bounded length (None: empty)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ModelError(f"{what} must be text (a string), got {type(value).__name__} "
+                         f"{_REPR.repr(value)}", **context)
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ModelError(f"{what} is {len(value)} characters long; at most {MAX_TEXT_LENGTH} "
+                         "are allowed", **context)
+    return value
+
+
+def _number(value, what, **context):
+    """A finite-or-infinite real number as float; booleans, non-numbers and NaN refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ModelError(f"{what} must be a number, got {_REPR.repr(value)}", **context)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ModelError(f"{what} is too large for a float: {_REPR.repr(value)}",
+                         **context) from None
+    if math.isnan(value):
+        raise ModelError(f"{what} must be a number, got NaN", **context)
+    return value
 
 
 class Variable:
@@ -44,15 +122,19 @@ class Variable:
     __slots__ = ("kind", "default", "unit", "description", "noise")
 
     def __init__(self, kind, default=0.0, unit="", description="", noise=None):
-        if kind not in KINDS:
-            raise ModelError(f"variable kind must be one of {KINDS}, got {kind!r}")
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
-            raise ModelError(f"default must be a number, got {default!r}")
-        self.kind, self.default, self.unit = kind, float(default), str(unit)
-        self.description, self.noise = str(description), noise
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise ModelError(f"variable kind must be one of {KINDS}, got {_REPR.repr(kind)}")
+        self.kind, self.default = kind, _number(default, "default")
+        self.unit, self.description = _text(unit, "unit"), _text(description, "description")
+        if noise is not None:
+            # checked now (syntax, allowed functions); its symbols are checked when compiled
+            parse_expression(noise, field="noise")
+        self.noise = noise
 
     def copy(self, **changes):
-        new = Variable(self.kind, self.default, self.unit, self.description, self.noise)
+        new = Variable.__new__(Variable)      # already checked: no second parse of the noise
+        for key in self.__slots__:
+            setattr(new, key, getattr(self, key))
         for key, value in changes.items():
             setattr(new, key, value)
         return new
@@ -81,23 +163,32 @@ class Operator:
 
     def __init__(self, name, equations, variables, *, time_unit="s", description="",
                  reference="", file=None):
-        self.name = str(name)
+        self.name = check_name(name, "operator name", file=file, template=name)
         self.file = file
-        if time_unit not in TIME_UNITS:
-            raise ModelError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}",
-                             file=file, template=name, field="time_unit")
+        ctx = self._ctx()
+        if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
+            raise ModelError(f"time_unit must be one of {sorted(TIME_UNITS)}, got "
+                             f"{_REPR.repr(time_unit)}", field="time_unit", **ctx)
         self.time_unit = time_unit
-        self.description, self.reference = description, reference
+        self.description = _text(description, "description", field="description", **ctx)
+        self.reference = _text(reference, "reference", field="reference", **ctx)
+        if not isinstance(variables, dict):
+            raise ModelError("variables must be a dict name -> Variable, got "
+                             f"{type(variables).__name__}", field="variables", **ctx)
+        if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
+            raise ModelError("equations must be a list of strings, got "
+                             f"{type(equations).__name__}", field="equations", **ctx)
         self.variables = {k: (v if isinstance(v, Variable) else Variable(**v))
                           for k, v in variables.items()}
-        self.equations = [parse_equation(eq, file=file, template=self.name) for eq in equations]
+        self.equations = [parse_equation(eq, **ctx) for eq in equations]
         self.validate()
 
     def _ctx(self, **extra):
         return dict(file=self.file, template=self.name, **extra)
 
     def validate(self):
-        """Check that every symbol is declared and every state/output has one definition."""
+        """Check names, that every symbol is declared and every state/output has one definition."""
+        self._check_names()
         defined = {}
         for eq in self.equations:
             ctx = self._ctx(equation=eq.text)
@@ -125,6 +216,11 @@ class Operator:
                                  **self._ctx(field=f"variables.{name}"))
         return self
 
+    def _check_names(self):
+        check_name(self.name, "operator name", **self._ctx())
+        for name in self.variables:
+            _check_variable_name(name, **self._ctx(field="variables"))
+
     # -- inspection and change -------------------------------------------------------------
     @property
     def parameters(self):
@@ -133,14 +229,33 @@ class Operator:
     def copy(self):
         return copy.deepcopy(self)
 
+    def __deepcopy__(self, memo):
+        # parsed equations are never changed in place (rename() builds new ones): share them,
+        # so that copying never walks expression trees, which may be thousands of levels deep
+        new = copy.copy(self)
+        new.variables = {k: v.copy() for k, v in self.variables.items()}
+        new.equations = list(self.equations)
+        memo[id(self)] = new
+        return new
+
     def renamed(self, mapping):
         """Return a copy with variables renamed (``{"old": "new"}``)."""
-        unknown = sorted(set(mapping) - set(self.variables))
+        if not isinstance(mapping, dict):
+            raise ModelError(f"rename must be a mapping old -> new, got "
+                             f"{type(mapping).__name__}", **self._ctx(field="rename"))
+        for new_name in mapping.values():
+            _check_variable_name(new_name, **self._ctx(field="rename"))
+        unknown = sorted(set(mapping) - set(self.variables), key=str)
         if unknown:
             raise ModelError(f"cannot rename {unknown}: not variables of this operator "
                              f"(variables: {sorted(self.variables)})", **self._ctx(field="rename"))
         new = self.copy()
         new.variables = {mapping.get(k, k): v for k, v in self.variables.items()}
+        if len(new.variables) < len(self.variables):
+            names = [mapping.get(k, k) for k in self.variables]
+            clash = sorted({n for n in names if names.count(n) > 1})
+            raise ModelError(f"rename gives several variables the same name {clash}",
+                             **self._ctx(field="rename"))
         new.equations = [eq.rename(mapping) for eq in self.equations]
         return new.validate()
 
@@ -152,10 +267,8 @@ class Operator:
                 raise ModelError(f"{key!r} is not a variable of operator {self.name!r} "
                                  f"(variables: {sorted(new.variables)})",
                                  **self._ctx(field=f"{field}.{key}"))
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ModelError(f"value of {key!r} must be a number, got {value!r}",
-                                 **self._ctx(field=f"{field}.{key}"))
-            new.variables[key] = new.variables[key].copy(default=float(value))
+            value = _number(value, f"value of {key!r}", **self._ctx(field=f"{field}.{key}"))
+            new.variables[key] = new.variables[key].copy(default=value)
         return new
 
     def __repr__(self):
@@ -174,14 +287,24 @@ class Node:
     """
 
     def __init__(self, name, operators, *, description="", file=None):
-        self.name, self.description, self.file = str(name), description, file
+        self.name = check_name(name, "node name", file=file, template=name)
+        self.file = file
+        self.description = _text(description, "description", file=file, template=name,
+                                 field="description")
         if not isinstance(operators, dict):
             operators = {op.name: op for op in operators}
+        for label, op in operators.items():
+            if not isinstance(op, Operator):
+                raise ModelError(f"operator {_REPR.repr(label)} must be an Operator, got "
+                                 f"{type(op).__name__}", file=file, template=name,
+                                 field="operators")
         self.operators = dict(operators)
         self.validate()
 
     def validate(self):
-        """Check that no two operators define the same variable or disagree on a parameter."""
+        """Check names, and that no two operators define the same variable or disagree on a
+        parameter."""
+        self._check_names()
         self.namespace()
         return self
 
@@ -231,6 +354,13 @@ class Node:
         """Inputs not defined inside the node: they receive edges (and their baseline)."""
         return {k: v for k, v in self.variables.items() if v.kind == "input"}
 
+    def _check_names(self):
+        check_name(self.name, "node name", file=self.file, template=self.name)
+        for label, op in self.operators.items():
+            check_name(label, "operator label", file=self.file, template=self.name,
+                       field="operators")
+            op._check_names()
+
     def set_default(self, name, value):
         """Set the default of a variable in every operator that declares it."""
         found = False
@@ -244,6 +374,12 @@ class Node:
 
     def copy(self):
         return copy.deepcopy(self)
+
+    def __deepcopy__(self, memo):
+        new = copy.copy(self)
+        new.operators = {k: copy.deepcopy(op, memo) for k, op in self.operators.items()}
+        memo[id(self)] = new
+        return new
 
     def __repr__(self):
         return f"<Node {self.name!r} | operators {list(self.operators)}>"
@@ -270,15 +406,25 @@ class Edge:
     def __init__(self, source, target, weight=1.0, delay=0.0, name=None, operator=None):
         for what, value in (("source", source), ("target", target)):
             if not isinstance(value, str) or value.count(".") != 1:
-                raise ModelError(f"edge {what} must be 'node.variable', got {value!r}",
-                                 field=what)
-        for what, value in (("weight", weight), ("delay", delay)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ModelError(f"edge {what} must be a number, got {value!r}", field=what)
-        if delay < 0:
-            raise ModelError(f"edge delay must be >= 0 s, got {delay}", field="delay")
+                raise ModelError(f"edge {what} must be 'node.variable', got "
+                                 f"{_REPR.repr(value)}", field=what)
+            node, var = value.split(".")
+            _check_path(node, f"edge {what} node", field=what)
+            check_name(var, f"edge {what} variable", field=what)
+        weight, delay = _number(weight, "edge weight", field="weight"), \
+            _number(delay, "edge delay", field="delay")
+        if not math.isfinite(weight):
+            raise ModelError(f"edge weight must be finite, got {weight}", field="weight")
+        if not 0 <= delay < math.inf:
+            raise ModelError(f"edge delay must be a finite number >= 0 s, got {delay}",
+                             field="delay")
+        if name is not None:
+            check_name(name, "edge name", field="name")
+        if operator is not None and not isinstance(operator, Operator):
+            raise ModelError(f"an edge operator must be an Operator, got "
+                             f"{type(operator).__name__}", field="operator")
         self.source, self.target = source, target
-        self.weight, self.delay = float(weight), float(delay)
+        self.weight, self.delay = weight, delay
         self.name = name or f"{source.split('.')[0]}_to_{target.split('.')[0]}"
         self.operator = operator
         if operator is not None:
@@ -311,13 +457,16 @@ class Circuit:
     """
 
     def __init__(self, name, nodes, edges=(), *, description="", reference="", file=None):
-        self.name, self.description, self.reference, self.file = (
-            str(name), description, reference, file)
+        self.name = check_name(name, "circuit name", file=file, template=name)
+        self.file = file
+        self.description = _text(description, "description", **self._ctx(field="description"))
+        self.reference = _text(reference, "reference", **self._ctx(field="reference"))
+        if not isinstance(nodes, dict):
+            raise ModelError(f"nodes must be a dict label -> Node | Circuit, got "
+                             f"{type(nodes).__name__}", **self._ctx(field="nodes"))
         self.nodes, self.edges = {}, []
         for label, node in nodes.items():
-            if "." in label or "/" in label:
-                raise ModelError(f"node label {label!r} must not contain '.' or '/'",
-                                 file=file, template=name, field=f"nodes.{label}")
+            check_name(label, "node label", **self._ctx(field="nodes"))
             if isinstance(node, Circuit):
                 for sub_label, sub_node in node.nodes.items():
                     self.nodes[f"{label}/{sub_label}"] = sub_node.copy()
@@ -331,6 +480,10 @@ class Circuit:
             else:
                 raise ModelError(f"node {label!r} must be a Node or Circuit, got "
                                  f"{type(node).__name__}", file=file, template=name)
+        for i, edge in enumerate(edges):
+            if not isinstance(edge, Edge):
+                raise ModelError(f"an edge must be an Edge, got {type(edge).__name__}",
+                                 **self._ctx(field=f"edges[{i}]"))
         self.edges.extend(copy.deepcopy(list(edges)))
         self._dedupe_edge_names()
         self.validate()
@@ -365,8 +518,20 @@ class Circuit:
                              f"{sorted(variables)}", **self._ctx(field=field))
         return label, var, variables[var]
 
+    def _check_names(self):
+        # again here (not only in the constructors): flatten() validates what reaches code,
+        # even after attributes were changed by hand
+        check_name(self.name, "circuit name", **self._ctx())
+        for label, node in self.nodes.items():
+            _check_path(label, "node label", **self._ctx(field="nodes"))
+            node._check_names()
+        for i, edge in enumerate(self.edges):
+            _check_path(edge.name, "edge name", **self._ctx(field=f"edges[{i}].name"))
+            if edge.operator is not None:
+                edge.operator._check_names()
+
     def validate(self, extra_sources=()):
-        """Check edges and wiring.
+        """Check names, edges and wiring.
 
         Parameters
         ----------
@@ -374,6 +539,7 @@ class Circuit:
             Qualified names driven from outside the circuit (e.g. network coupling), which count
             as uses of an output.
         """
+        self._check_names()
         used = set(extra_sources)
         for i, edge in enumerate(self.edges):
             _, _, src = self.resolve(edge.source, field=f"edges[{i}].source")
@@ -479,15 +645,19 @@ class Circuit:
         nodes : list of str | None
             With a bare name, the nodes to change.
         """
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"value of {name!r} must be a number, got {value!r}")
+        if not isinstance(name, str):
+            raise TypeError(f"a parameter name must be a str, got {type(name).__name__}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"value of {name!r} must be a number, got {_REPR.repr(value)}")
+        value = _number(value, f"value of {name!r}")     # NaN named here, not in an operator
         if "." in name:
             head, tail = name.rsplit(".", 1)
             edge = next((e for e in self.edges if e.name == head), None)
             if edge is not None and tail in ("weight", "delay"):
-                if tail == "delay" and value < 0:
-                    raise ValueError(f"{name} must be >= 0 s, got {value}")
-                setattr(edge, tail, float(value))
+                if not math.isfinite(value) or (tail == "delay" and value < 0):
+                    raise ValueError(f"{name} must be a finite number"
+                                     f"{' >= 0 s' if tail == 'delay' else ''}, got {value}")
+                setattr(edge, tail, value)
                 return self
             label, var, _ = self.resolve(name)
             self.nodes[label].set_default(var, value)
@@ -513,6 +683,8 @@ class Circuit:
         if label not in target.operators:
             raise KeyError(f"node {node!r} has no operator {label!r}; "
                            f"operators: {list(target.operators)}")
+        if not isinstance(operator, Operator):
+            raise TypeError(f"operator must be an Operator, got {type(operator).__name__}")
         old = target.operators[label]
         target.operators[label] = operator.copy()
         try:
