@@ -5,7 +5,7 @@ import os
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rate_bridge as rb
@@ -321,29 +321,7 @@ def test_names_changed_by_hand_are_checked_again_before_compiling():
 
 
 # -- fuzz --------------------------------------------------------------------------------------
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
-
-
-@settings(max_examples=60, deadline=2000,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(name=_TEXT, var=_TEXT, label=_TEXT, unit=st.one_of(_TEXT, st.integers(), st.none()))
-def test_fuzz_templates_load_or_raise_model_error(write_yaml, name, var, label, unit):
-    import json
-    doc = {"op": {"kind": "operator", "equations": [f"d/dt * {var} = -1"],
-                  "variables": {var: {"kind": "state", "unit": unit}}},
-           "nd": {"kind": "node", "operators": {label: "op"}},
-           name: {"kind": "circuit", "nodes": {"n": "nd"}}}
-    path = write_yaml(json.dumps(doc), "fuzz.yaml")   # JSON is YAML
-    try:
-        circuit = rb.load_template(f"{path}:{name}")
-    except ModelError as err:
-        assert str(err)
-        return
-    for text in (circuit.name, *circuit.nodes["n"].operators, *circuit.variables):
-        assert all(part.isascii() and part.replace(".", "_").isidentifier()
-                   for part in text.split("/"))
-
-
+# names in model files are fuzzed, down to the generated kernel, in test_fuzz_models.py
 @settings(max_examples=80, deadline=2000)
 @given(st.text(max_size=200))
 def test_fuzz_yaml_text_gives_data_or_model_error(text):
