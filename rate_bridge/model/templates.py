@@ -229,15 +229,6 @@ class Operator:
     def copy(self):
         return copy.deepcopy(self)
 
-    def __deepcopy__(self, memo):
-        # parsed equations are never changed in place (rename() builds new ones): share them,
-        # so that copying never walks expression trees, which may be thousands of levels deep
-        new = copy.copy(self)
-        new.variables = {k: v.copy() for k, v in self.variables.items()}
-        new.equations = list(self.equations)
-        memo[id(self)] = new
-        return new
-
     def renamed(self, mapping):
         """Return a copy with variables renamed (``{"old": "new"}``)."""
         if not isinstance(mapping, dict):
@@ -374,12 +365,6 @@ class Node:
 
     def copy(self):
         return copy.deepcopy(self)
-
-    def __deepcopy__(self, memo):
-        new = copy.copy(self)
-        new.operators = {k: copy.deepcopy(op, memo) for k, op in self.operators.items()}
-        memo[id(self)] = new
-        return new
 
     def __repr__(self):
         return f"<Node {self.name!r} | operators {list(self.operators)}>"
