@@ -210,9 +210,11 @@ def test_real_csv_with_missing_value_codes_refused():
         "output_ConnectionDistanceMatrix.csv"
     if not path.exists():
         pytest.skip("this tvb-data version has no Toronto pipeline files")
+    # a numeric header row of 96 region ids over 96 x 96 values: detected as labels
+    for header in (None, True):
+        with pytest.raises(ValueError, match=r"ConnectionDistanceMatrix\.csv: weights must be "
+                                             r">= 0.*-1\.0"):
+            read_connectome(path, header=header)
     with pytest.raises(ValueError, match=r"ConnectionDistanceMatrix\.csv: weights must be a "
                                          r"square.*97 rows x 96 columns"):
-        read_connectome(path)  # a numeric header row of region ids, not detected
-    with pytest.raises(ValueError, match=r"ConnectionDistanceMatrix\.csv: weights must be "
-                                         r">= 0.*-1\.0"):
-        read_connectome(path, header=True)
+        read_connectome(path, header=False)

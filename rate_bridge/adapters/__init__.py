@@ -2,6 +2,13 @@
 
 Every reader returns one :class:`Connectome` (``weights[target, source]``, tract lengths and
 centres in mm) or :class:`Parcellation`; every writer takes one.
+
+Files are treated as untrusted: a file, archive member or whole archive may expand to at most
+2 GiB in memory (an eighth of that for text), checked on declared sizes before allocating and
+on actual bytes while decompressing; set the environment variable
+``RATE_BRIDGE_MAX_FILE_BYTES`` (bytes, e.g. ``8e9``) to change it. Links leaving a connectome
+or surface folder are not followed. Writers never replace files without ``overwrite=True``,
+refuse dangling links, and replace a set of files all at once.
 """
 from .connectome import Connectome
 from .parcellation import Parcellation, combine_parcellations

@@ -3,12 +3,12 @@
 Every reader reports problems as ``ValueError("<file>: <problem>")`` so that the user sees
 which file is wrong and why; nothing here returns a partially parsed result.
 """
-import bz2
-import gzip
 import os
 from pathlib import Path
 
 import numpy as np
+
+from . import _files as F
 
 #: printf format that round-trips every float64 exactly (17 significant digits).
 FLOAT_FMT = "%.17g"
@@ -48,23 +48,9 @@ def stem(path):
     return name[:-len(ext)] if ext else name
 
 
-def decompress(data, name):
-    """Decompress ``data`` (bytes) according to the suffix of ``name`` (.bz2/.gz/none)."""
-    low = str(name).lower()
-    try:
-        if low.endswith(".bz2"):
-            return bz2.decompress(data)
-        if low.endswith(".gz"):
-            return gzip.decompress(data)
-    except (OSError, ValueError, EOFError) as err:
-        raise ValueError(f"{name}: cannot decompress ({err})") from None
-    return data
-
-
-def read_text(path):
-    """Read a (possibly .bz2/.gz compressed) text file as str."""
-    data = decompress(Path(path).read_bytes(), path)
-    return decode(data, path)
+def read_text(path, budget=None):
+    """Read a (possibly .bz2/.gz compressed) text file as str, within the size limit."""
+    return decode(F.read_file(path, text=True, budget=budget), path)
 
 
 def decode(data, name):
@@ -280,11 +266,23 @@ def build_connectome(source, **kwargs):
     return conn
 
 
-def writable_target(path, overwrite, conn, fmt):
-    """The output path of a writer, after checking it may be written and that the connectome's
-    labels, name and frame can be stored in ``fmt``."""
+def writable_target(path, overwrite, conn=None, fmt=None):
+    """The output path of a writer, after checking that it may be written.
+
+    Refuses an existing file without ``overwrite``, a folder, and a dangling symbolic link
+    (writing would create the file it points to, anywhere). With ``conn``, also checks that
+    the connectome's labels, name and frame can be stored in ``fmt``. Writers then replace
+    their files all at once with :func:`rate_bridge.adapters._files.commit`.
+    """
     path = as_path(path)
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{path}: is a dangling symbolic link (to {os.readlink(path)}); "
+                         f"refusing to write through it; remove the link or choose another "
+                         f"path")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; expected a file name to write")
     check_overwrite(path, overwrite)
-    check_writable_labels(conn.labels, path, fmt)
-    check_writable_strings([conn.name, conn.coord_frame], path, fmt, "string")
+    if conn is not None:
+        check_writable_labels(conn.labels, path, fmt)
+        check_writable_strings([conn.name, conn.coord_frame], path, fmt, "string")
     return path

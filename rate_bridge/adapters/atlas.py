@@ -10,15 +10,17 @@
   area-weighted average of the adjacent triangles' normals; vertex areas are a third of the
   adjacent triangles' areas.
 """
+import math
 import re
+import struct
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import logger, verbose
 from . import _common as C
+from . import _files as F
 from .parcellation import Parcellation
 
 VOLUME_EXTS = (".nii", ".nii.gz", ".mgz", ".mgh")
@@ -96,6 +98,124 @@ def region_geometry(region_mapping, n_regions, vertices, vertex_areas, vertex_no
 # --------------------------------------------------------------------------- surfaces
 
 
+# GIFTI data types -> bytes per value (unknown types count as 16)
+_GIFTI_ITEMSIZE = {"NIFTI_TYPE_UINT8": 1, "NIFTI_TYPE_INT8": 1, "NIFTI_TYPE_INT16": 2,
+                   "NIFTI_TYPE_UINT16": 2, "NIFTI_TYPE_INT32": 4, "NIFTI_TYPE_UINT32": 4,
+                   "NIFTI_TYPE_FLOAT32": 4, "NIFTI_TYPE_INT64": 8, "NIFTI_TYPE_UINT64": 8,
+                   "NIFTI_TYPE_FLOAT64": 8}
+_FS_TRIANGLE, _FS_QUADS = 0xFFFFFE, (0xFFFFFF, 0xFFFFFD)
+
+
+def load_gifti(path):
+    """A GIFTI image from ``path``, after checking its data arrays against the size limit.
+
+    nibabel inflates gzip-encoded arrays whole, so their declared and actual sizes are
+    counted here first (streaming, capped); arrays kept in external files must lie in the
+    GIFTI's own folder.
+    """
+    import nibabel as nib
+    _check_gifti(path)
+    try:
+        return nib.load(path)
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable GIFTI file ({err})") from None
+
+
+def _check_gifti(path):
+    import xml.etree.ElementTree as ET
+    budget = F.Budget(path)
+    budget.check(path.stat().st_size, str(path), "holds")
+    try:
+        for k, (_, elem) in enumerate(e for e in ET.iterparse(path) if e[1].tag == "DataArray"):
+            where = f"{path} (data array {k})"
+            try:
+                ndim = int(elem.get("Dimensionality", "1"))
+                dims = [int(elem.get(f"Dim{d}", "1")) for d in range(ndim)]
+            except ValueError:
+                raise ValueError(f"{where}: Dimensionality/Dim attributes must be integers")
+            declared = math.prod(dims) * _GIFTI_ITEMSIZE.get(elem.get("DataType"), 16)
+            budget.check(declared, where)
+            encoding = elem.get("Encoding", "")
+            if encoding == "ExternalFileBinary":
+                F.inside(path.parent, path.parent / elem.get("ExternalFileName", ""))
+            elif encoding == "GZipBase64Binary":
+                _check_inflated(elem.findtext("Data") or "", declared, where)
+            budget.left -= declared
+            elem.clear()
+    except ET.ParseError as err:
+        raise ValueError(f"{path}: not a readable GIFTI file (XML error: {err})") from None
+
+
+def _check_inflated(text, declared, where):
+    """Refuse base64+zlib ``text`` that inflates past ``declared`` bytes (counted in chunks)."""
+    import base64
+    import binascii
+    import zlib
+    try:
+        data = base64.b64decode(text.encode("ascii"))
+        dec, total = zlib.decompressobj(), 0
+        while data and total <= declared:
+            total += len(dec.decompress(data, 1 << 20))
+            data = dec.unconsumed_tail
+    except (binascii.Error, zlib.error, UnicodeEncodeError) as err:
+        raise F.corrupt(where, err) from None
+    if total > declared:
+        raise ValueError(f"{where}: gzip data inflates to more than the {declared} bytes its "
+                         f"dimensions declare")
+
+
+def _read_header(fid, fmt, where):
+    data = fid.read(struct.calcsize(fmt))
+    if len(data) != struct.calcsize(fmt):
+        raise ValueError(f"{where}: truncated or corrupt file (its header ends early)")
+    return struct.unpack(fmt, data)
+
+
+def check_freesurfer_surface(path):
+    """Refuse a FreeSurfer surface whose header declares more data than the file holds."""
+    size = path.stat().st_size
+    F.Budget(path).check(size, str(path), "holds")
+    with open(path, "rb") as fid:
+        magic = int.from_bytes(fid.read(3), "big")
+        if magic == _FS_TRIANGLE:
+            fid.readline()  # creation stamp, then a blank line (nibabel's layout)
+            fid.readline()
+            nv, nf = _read_header(fid, ">ii", path)
+            need = fid.tell() + 12 * nv + 12 * nf
+        elif magic in _FS_QUADS:
+            nv = int.from_bytes(fid.read(3), "big")
+            nf = int.from_bytes(fid.read(3), "big")
+            need = 9 + nv * 3 * (2 if magic == _FS_QUADS[0] else 4) + nf * 12
+        else:
+            return  # nibabel refuses it with its own message
+    if nv < 0 or nf < 0 or need > size:
+        raise ValueError(f"{path}: not a FreeSurfer surface, truncated or corrupt: its header "
+                         f"declares {nv} vertices and {nf} faces ({need} bytes) but the file "
+                         f"holds {size} bytes")
+
+
+def _check_annot(path):
+    """Refuse an .annot whose header declares more vertices or colour-table entries than it
+    can hold (nibabel allocates the table from the header)."""
+    size = path.stat().st_size
+    F.Budget(path).check(size, str(path), "holds")
+    with open(path, "rb") as fid:
+        (nv,) = _read_header(fid, ">i", path)
+        if nv < 0 or 4 + 8 * nv > size:
+            raise ValueError(f"{path}: not a readable FreeSurfer .annot file, truncated or "
+                             f"corrupt: its header declares {nv} vertices ({4 + 8 * nv} "
+                             f"bytes) but the file holds {size} bytes")
+        fid.seek(4 + 8 * nv)
+        if fid.read(4) in (b"", b"\0\0\0\0"):
+            return  # no colour table
+        (n_entries,) = _read_header(fid, ">i", path)
+        if n_entries < 0:  # new format: version, then the largest index
+            (n_entries,) = _read_header(fid, ">i", path)
+        # nibabel's colour table: (n, 5) int32 plus temporaries
+        F.check_alloc(max(n_entries, 0) * 5 * 4 * 4, path,
+                      f"a colour table of {n_entries} entries")
+
+
 def _hemi_from_name(path):
     name = Path(path).name
     low = name.lower()
@@ -125,28 +245,44 @@ def _gifti_frame(da):
         return "unknown"
 
 
-def _read_tvb_surface(path):
-    files = {}
-    if path.is_dir():
-        for p in path.iterdir():
-            if p.is_file():
-                files[p.name] = p.read_bytes()
-    else:
-        try:
-            with zipfile.ZipFile(path) as zf:
-                files = {Path(i.filename).name: zf.read(i) for i in zf.infolist()
-                         if not i.is_dir() and not Path(i.filename).name.startswith(".")}
-        except (zipfile.BadZipFile, OSError) as err:
-            raise ValueError(f"{path}: not a readable zip archive ({err})") from None
+_SURFACE_ROLES = {"vertices": "vertices", "triangles": "triangles", "normals": "normals",
+                  "vertex_normals": "normals"}
+
+
+def _surface_roles(path, names):
+    """{role: member name} of a TVB surface's files; refuses two files for one role."""
     roles = {}
-    for fname, data in files.items():
-        key = C.stem(fname).lower()
-        role = {"vertices": "vertices", "triangles": "triangles", "normals": "normals",
-                "vertex_normals": "normals"}.get(key)
-        if role is not None:
-            if role in roles:
-                raise ValueError(f"{path}: several files for {role}")
-            roles[role] = (f"{path}/{fname}", data)
+    for fname in names:
+        base = Path(fname).name
+        role = _SURFACE_ROLES.get(C.stem(base).lower())
+        if role is None or base.startswith("."):
+            continue
+        if role in roles:
+            raise ValueError(f"{path}: several files for {role} ({roles[role]!r}, {fname!r})")
+        roles[role] = fname
+    return roles
+
+
+def _tvb_surface_files(path):
+    """{role: (display name, bytes)} of a TVB surface zip or folder (only its own files)."""
+    budget = F.Budget(path, text=True)
+    if path.is_dir():
+        names = sorted(p.name for p in path.iterdir() if p.is_file())
+        roles = _surface_roles(path, names)
+        return names, {role: (str(path / f), F.read_file(F.inside(path, path / f),
+                                                         budget=budget))
+                       for role, f in roles.items()}
+    with F.open_zip(path) as zf:
+        infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        roles = _surface_roles(path, infos)
+        return sorted(infos), {role: (f"{path}/{f}", F.read_member(zf, infos[f], path, budget))
+                               for role, f in roles.items()}
+
+
+def _read_tvb_surface(path):
+    files, roles = _tvb_surface_files(path)
+    if "normals" in roles and not roles["normals"][1].strip():
+        del roles["normals"]  # tvb-data's face_8614.zip has an empty vertex_normals.txt
     missing = [r for r in ("vertices", "triangles") if r not in roles]
     if missing:
         raise ValueError(f"{path}: TVB surface lacks {missing} (expected vertices.txt and "
@@ -154,7 +290,7 @@ def _read_tvb_surface(path):
 
     def table(role):
         where, data = roles[role]
-        return where, C.parse_table(C.decode(C.decompress(data, where), where), where)
+        return where, C.parse_table(C.decode(data, where), where)
 
     where, verts = table("vertices")
     if verts.shape[1] != 3:
@@ -171,6 +307,7 @@ def _read_tvb_surface(path):
 
 
 @verbose
+@F.reader
 def read_surface(path, *, verbose=None):
     """Read a triangulated surface.
 
@@ -200,10 +337,7 @@ def read_surface(path, *, verbose=None):
     if path.is_dir() or ext == ".zip":
         verts, tris, normals, frame = _read_tvb_surface(path)
     elif ext == ".gii":
-        try:
-            img = nib.load(path)
-        except Exception as err:
-            raise ValueError(f"{path}: not a readable GIFTI file ({err})") from None
+        img = load_gifti(path)
         arrays = _gifti_arrays(img, path)
         if "pointset" not in arrays or "triangle" not in arrays:
             raise ValueError(f"{path}: a GIFTI surface needs a pointset and a triangle array, "
@@ -213,6 +347,7 @@ def read_surface(path, *, verbose=None):
         normals = None
         frame = _gifti_frame(arrays["pointset"][0])
     else:
+        check_freesurfer_surface(path)
         try:
             with warnings.catch_warnings():  # garbage files overflow in nibabel's reader
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -247,6 +382,7 @@ def _check_mesh(verts, tris, where):
 
 def _read_annot(path):
     import nibabel as nib
+    _check_annot(path)
     try:
         with warnings.catch_warnings():  # garbage files overflow in nibabel's reader
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -259,11 +395,7 @@ def _read_annot(path):
 
 
 def _read_gifti_labels(path):
-    import nibabel as nib
-    try:
-        img = nib.load(path)
-    except Exception as err:
-        raise ValueError(f"{path}: not a readable GIFTI file ({err})") from None
+    img = load_gifti(path)
     arrays = _gifti_arrays(img, path)
     das = arrays.get("label") or [da for da in img.darrays
                                   if np.issubdtype(np.asarray(da.data).dtype, np.integer)]
@@ -283,21 +415,43 @@ def _read_gifti_labels(path):
         hemi = "lh"
     elif struct.lower().endswith("right"):
         hemi = "rh"
-    return codes.astype(np.int64), {int(k): str(v) for k, v in table.items()}, hemi
+    return _integer_codes(codes, path), {int(k): str(v) for k, v in table.items()}, hemi
 
 
-def _read_region_mapping(path):
+def _integer_codes(codes, where):
+    """int64 copy of label codes; floats must be integral (never silently truncated)."""
+    if codes.dtype.kind == "f":
+        bad = ~np.isfinite(codes) | (codes != np.round(codes))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(f"{where}: label values must be integers, got {float(codes[k])} at "
+                             f"vertex {k} ({int(bad.sum())} non-integer values)")
+        if np.abs(codes).max(initial=0) >= 2 ** 53:
+            raise ValueError(f"{where}: label values out of the integer range")
+    elif codes.dtype.kind not in "iub":
+        raise ValueError(f"{where}: label values must be integers, got {codes.dtype}")
+    return codes.astype(np.int64)
+
+
+def read_region_indices(path):
+    """Region index of every vertex from a TVB region mapping (``.txt``, ``.txt.bz2/.gz``,
+    ``.npy``), read within the size limit; integers only."""
     ext = C.suffixes(path)
     if ext == ".npy":
-        vals = np.load(path, allow_pickle=False).astype(float).ravel()
+        vals = F.load_npy(path)
+        if vals.dtype.kind not in "iubf":
+            raise ValueError(f"{path}: region mapping must hold integer region indices, got "
+                             f"{vals.dtype}")
+        vals = vals.ravel()
     else:
         vals = C.parse_vector(C.read_text(path), path, what="region indices")
     if not np.isfinite(vals).all() or not np.array_equal(vals, np.round(vals)):
         raise ValueError(f"{path}: region mapping must hold integer region indices")
-    return vals.astype(np.int64)
+    return _integer_codes(vals, path)
 
 
 @verbose
+@F.reader
 def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0,
                       exclude=(), hemi=None, coord_frame=None, name=None, verbose=None):
     """Read an atlas into a :class:`Parcellation`.
@@ -349,7 +503,7 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
     elif ext == ".gii":
         codes, table, file_hemi = _read_gifti_labels(path)
     elif ext in (".txt", ".txt.bz2", ".txt.gz", ".npy"):
-        codes, table, file_hemi = _read_region_mapping(path), None, None
+        codes, table, file_hemi = read_region_indices(path), None, None
     else:
         raise ValueError(f"{path}: unknown parcellation extension {ext!r}; supported: "
                          f"{list(VOLUME_EXTS)} (volumes), .annot, .gii (surface labels), "
@@ -378,6 +532,13 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
             hemispheres = labels.hemispheres
             labels = labels.labels
         if labels is None:
+            # one region per index up to the largest: bounded by the vertices before
+            # allocating (index 10**8 in a 20-byte file would ask for 10**8 regions)
+            if codes.max() >= codes.size:
+                raise ValueError(f"{path}: region index {codes.max()} in a mapping of "
+                                 f"{codes.size} vertices; without labels= regions are "
+                                 f"numbered 0..n-1 with n <= the number of vertices; pass "
+                                 f"labels= (one name per region) for sparse indices")
             labels = [f"r{k}" for k in range(codes.max() + 1)]
         labels = C.check_labels(labels, len(labels), f"{path} (labels)")
         if codes.max() >= len(labels):
@@ -459,9 +620,13 @@ def _read_volume(path, lut, background, exclude, coord_frame, name):
     import nibabel as nib
     try:
         img = nib.load(path)
-        data = np.asanyarray(img.dataobj)
     except Exception as err:
         raise ValueError(f"{path}: not a readable NIfTI/MGH image ({err})") from None
+    _check_volume(img, path)
+    try:
+        data = np.asanyarray(img.dataobj)
+    except Exception as err:
+        raise F.corrupt(path, err) from None
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -517,6 +682,25 @@ def _read_volume(path, lut, background, exclude, coord_frame, name):
                         coord_frame=coord_frame or frame, name=name)
     logger.info(f"Read {parc!r}")
     return parc
+
+
+def _check_volume(img, path):
+    """Check the header's image size against the limit and the file before reading voxels."""
+    shape = tuple(int(d) for d in img.shape)
+    if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1):
+        raise ValueError(f"{path}: a label image must be 3D, got shape {shape}")
+    dtype = img.get_data_dtype()
+    n = math.prod(shape)
+    # int64 labels, the unique-inverse and one float coordinate axis at a time
+    F.check_alloc(n * (dtype.itemsize + 24), path, f"a label image of shape {shape}")
+    offset = getattr(img.dataobj, "offset", None)
+    if offset is None or C.suffixes(path).endswith((".gz", ".mgz")):
+        return  # compressed: nibabel reads exactly the declared bytes, now known to fit
+    need = int(offset) + n * dtype.itemsize
+    size = path.stat().st_size
+    if need > size:
+        raise ValueError(f"{path}: truncated: its header declares shape {shape} of {dtype} "
+                         f"({need} bytes with the header) but the file holds {size} bytes")
 
 
 @verbose

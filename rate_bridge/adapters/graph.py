@@ -11,10 +11,13 @@ or a 3-sequence ``centre``/``center``/``pos``, and optionally ``hemisphere`` (Tr
 ``cortical`` (bool), ``ox``, ``oy``, ``oz`` (orientation), ``area`` (mm²). Graph attributes
 ``name`` and ``coord_frame``. Node order gives the region order.
 """
+import io
+
 import numpy as np
 
 from ..utils import logger, verbose
 from . import _common as C
+from . import _files as F
 
 _CENTRE_KEYS = ("centre", "center", "pos")
 
@@ -129,6 +132,9 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
         speed = float(speed)
         if not np.isfinite(speed) or speed <= 0:
             raise ValueError(f"speed must be a positive finite number in m/s, got {speed}")
+    # weights, lengths and their checked copies are dense: a graph of many nodes (a few MB of
+    # GraphML) could ask for terabytes
+    F.check_alloc(4 * 8 * n * n, where, f"dense matrices for {n} nodes")
     w = np.zeros((n, n))
     tl = np.zeros((n, n))
     for u, v, data in graph.edges(data=True):
@@ -195,6 +201,7 @@ def _as_bool(value, where, key):
 
 
 @verbose
+@F.reader
 def read_graphml(path, *, speed=None, coord_frame=None, verbose=None):
     """Read a GraphML file (via :func:`networkx.read_graphml`) into a :class:`Connectome`.
 
@@ -218,6 +225,7 @@ def read_graphml(path, *, speed=None, coord_frame=None, verbose=None):
     """
     import networkx as nx
     path = C.check_exists(C.as_path(path))
+    F.Budget(path, text=True).check(path.stat().st_size, str(path), "holds")
     try:
         g = nx.read_graphml(path)
     except Exception as err:  # ElementTree.ParseError, NetworkXError, KeyError...
@@ -256,6 +264,8 @@ def write_graphml(conn, path, *, overwrite=False, verbose=None):
     """
     import networkx as nx
     path = C.writable_target(path, overwrite, conn, "GraphML")
-    nx.write_graphml(to_networkx(conn), path)
+    buf = io.BytesIO()
+    nx.write_graphml(to_networkx(conn), buf)
+    F.commit({path: buf.getvalue()})
     logger.info(f"Wrote {conn!r} to {path}")
     return path

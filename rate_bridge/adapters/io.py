@@ -36,6 +36,13 @@ def read_connectome(source, *, verbose=None, **kwargs):
     -------
     conn : Connectome
         ``weights[target, source]``, ``tract_lengths`` in mm, ``centres`` in mm.
+
+    Raises
+    ------
+    ValueError
+        Naming the file (and archive member) for malformed, truncated or corrupt input, and
+        for files that expand past the size limit (2 GiB, text an eighth of it; set the
+        environment variable ``RATE_BRIDGE_MAX_FILE_BYTES`` to change it).
     """
     import networkx as nx
     if isinstance(source, Connectome):

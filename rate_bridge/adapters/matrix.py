@@ -16,13 +16,17 @@ with ``label,x,y,z,...`` columns and a ``# coord_frame=...`` first line) next to
 """
 import csv
 import io
+import math
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import logger, verbose
 from . import _common as C
+from . import _files as F
 
 TEXT_EXTS = (".csv", ".tsv", ".txt")
 _COMPRESSED = tuple(e + c for e in TEXT_EXTS for c in (".gz", ".bz2"))
@@ -91,7 +95,7 @@ def _parse_labelled_table(text, path, delimiter=None, header=None):
             # the table (header included) is square, else a data row with its row label
             header = first[0].strip() == _CORNER or len(rows) == len(first)
         else:
-            header = False
+            header = _numeric_header(rows, path)
     head = None
     if header:
         head = [t.strip() for t in rows[0][1]]
@@ -134,6 +138,28 @@ def _parse_labelled_table(text, path, delimiter=None, header=None):
                              f"columns must list the same regions in the same order")
         labels = row_labels
     return mat, labels
+
+
+def _numeric_header(rows, path):
+    """Whether an all-numeric table starts with a row of numeric region labels.
+
+    Weights are square, so n + 1 rows of n values hold a header row. A square table whose
+    first row and first column (after the corner) are the same increasing integers reads as
+    labels (``0,1,2 / 1,... / 2,...``) as well as symmetric weights: refused, ask header=.
+    """
+    first = rows[0][1]
+    if len(rows) == len(first) + 1:
+        return True
+    if len(rows) != len(first) or len(rows) < 3:
+        return False
+    top = [float(t) for t in first[1:]]
+    side = [float(r[0]) for _, r in rows[1:]]
+    if top == side and all(v == round(v) for v in top) and all(np.diff(top) > 0):
+        raise ValueError(f"{path}: ambiguous table: its first row and first column are the "
+                         f"same increasing integers {top[:5]}..., which may be region labels "
+                         f"(with a corner cell) or weights; pass header=True if they are "
+                         f"labels, header=False if they are weights")
+    return False
 
 
 def _parse_region_table(text, path, n):
@@ -211,21 +237,59 @@ def _mat_strings(arr, where):
                      f"array of {arr.dtype}")
 
 
+def _check_mat(path):
+    """Check a MATLAB file's declared and decompressed sizes against the limit before scipy
+    allocates anything (v5 files compress each variable with zlib: a few KB can expand to GB).
+    """
+    import scipy.io
+    budget = F.Budget(path)
+    budget.check(os.stat(path).st_size, str(path), "holds")
+    try:
+        declared = sum(math.prod(shape) * 8 for _, shape, _ in scipy.io.whosmat(path))
+    except NotImplementedError:
+        return  # v7.3 (HDF5): refused by the reader with its own message
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable MATLAB .mat file ({err})") from None
+    budget.check(declared, str(path), "declares arrays of")
+    with open(path, "rb") as fid:
+        head = fid.read(128)
+        if len(head) < 128 or head[126:128] not in (b"IM", b"MI"):
+            return  # MATLAB v4: uncompressed, bounded by the file's size
+        endian = "<" if head[126:128] == b"IM" else ">"
+        while len(tag := fid.read(8)) == 8:
+            mtype, nbytes = struct.unpack(endian + "II", tag)
+            if mtype != 15:  # not miCOMPRESSED
+                fid.seek(nbytes, 1)
+                continue
+            _inflate_count(fid, nbytes, budget, path)
+
+
+def _inflate_count(fid, nbytes, budget, path):
+    """Decompress ``nbytes`` of zlib data from ``fid`` chunk by chunk, only to count them."""
+    dec = zlib.decompressobj()
+    total = 0
+    try:
+        while nbytes > 0:
+            data = fid.read(min(nbytes, 1 << 20))
+            if not data:
+                break
+            nbytes -= len(data)
+            while data:
+                total += len(dec.decompress(data, 1 << 20))
+                data = dec.unconsumed_tail
+                if total > budget.left:
+                    raise budget.exceeded(path)
+    except zlib.error as err:
+        raise F.corrupt(path, err) from None
+    budget.left -= total
+
+
 def _load_container(path):
     """dict of arrays from .npz or .mat."""
     ext = C.suffixes(path)
     if ext == ".npz":
-        import zipfile
-        if not zipfile.is_zipfile(path):
-            raise ValueError(f"{path}: not a readable .npz file (not a zip archive)")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except ValueError as err:
-            raise ValueError(f"{path}: .npz holds pickled objects, which are not loaded for "
-                             f"safety; store labels as a string array ({err})") from None
-        except Exception as err:  # zipfile.BadZipFile, OSError
-            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+        return F.load_npz(path)
+    _check_mat(path)
     import scipy.io
     try:
         data = scipy.io.loadmat(path, squeeze_me=False, chars_as_strings=True)
@@ -264,11 +328,7 @@ def _weights_from(path, delimiter, header):
     """(weights, labels or None) of a .npy or text file."""
     ext = C.suffixes(path)
     if ext == ".npy":
-        try:
-            w = np.load(path, allow_pickle=False)
-        except Exception as err:
-            raise ValueError(f"{path}: not a readable .npy array ({err})") from None
-        return w, None
+        return F.load_npy(path), None
     if ext in TEXT_EXTS + _COMPRESSED:
         text = C.read_text(path)
         return _parse_labelled_table(text, path, _delimiter_for(path, delimiter), header)
@@ -286,6 +346,7 @@ def _read_labels_arg(labels):
 
 
 @verbose
+@F.reader
 def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_key=None,
                 lengths_key=None, labels_key=None, delimiter=None, header=None,
                 transpose=False, coord_frame=None, name=None, verbose=None):
@@ -461,19 +522,20 @@ def write_npz(conn, path, *, overwrite=False, verbose=None):
         val = getattr(conn, key)
         if val is not None:
             arrays[key] = val
-    with open(path, "wb") as fid:
-        np.savez(fid, **arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    F.commit({path: buf.getvalue()})
     logger.info(f"Wrote {conn!r} to {path}")
     return path
 
 
-def _write_table(path, labels, mat, delimiter):
+def _format_table(labels, mat, delimiter):
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     w.writerow([_CORNER] + list(labels))
     for lab, row in zip(labels, mat):
         w.writerow([lab] + [C.FLOAT_FMT % v for v in row])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    return buf.getvalue()
 
 
 @verbose
@@ -521,10 +583,22 @@ def write_csv(conn, path, *, overwrite=False, verbose=None):
     lengths_path = _sibling(path, "_tract_lengths")
     regions_path = _sibling(path, "_regions")
     for p in (path, lengths_path, regions_path):
-        C.check_overwrite(p, overwrite)
-    _write_table(path, conn.labels, conn.weights, delim)
-    _write_table(lengths_path, conn.labels, conn.tract_lengths, delim)
-    written = [path, lengths_path]
+        C.writable_target(p, overwrite)
+    files = {path: _format_table(conn.labels, conn.weights, delim),
+             lengths_path: _format_table(conn.labels, conn.tract_lengths, delim)}
+    table = _format_regions(conn, delim)
+    if table is not None:
+        files[regions_path] = table
+    # all at once; with overwrite=True a stale region table would be read back: removed
+    F.commit(files, remove=[] if table is not None or not regions_path.exists()
+             else [regions_path])
+    written = list(files)
+    logger.info(f"Wrote {conn!r} to {[p.name for p in written]}")
+    return written
+
+
+def _format_regions(conn, delim):
+    """Text of the region table (``label,x,y,z,...``), or None when there is nothing to keep."""
     cols, blocks = [], []
     for field, names in _REGION_COLUMNS.items():
         val = getattr(conn, field)
@@ -536,16 +610,12 @@ def write_csv(conn, path, *, overwrite=False, verbose=None):
         else:
             arr = np.asarray(val, dtype=float).reshape(conn.n_regions, -1)
             blocks.append([[C.FLOAT_FMT % v for v in row] for row in arr])
-    if cols or conn.coord_frame != "unknown":
-        buf = io.StringIO()
-        buf.write(f"# coord_frame={conn.coord_frame}\n")
-        w = csv.writer(buf, delimiter=delim, lineterminator="\n")
-        w.writerow(["label"] + cols)
-        for k, lab in enumerate(conn.labels):
-            w.writerow([lab] + [v for block in blocks for v in block[k]])
-        regions_path.write_text(buf.getvalue(), encoding="utf-8")
-        written.append(regions_path)
-    elif regions_path.exists():
-        regions_path.unlink()  # overwrite=True: a stale table would be read back
-    logger.info(f"Wrote {conn!r} to {[p.name for p in written]}")
-    return written
+    if not cols and conn.coord_frame == "unknown":
+        return None
+    buf = io.StringIO()
+    buf.write(f"# coord_frame={conn.coord_frame}\n")
+    w = csv.writer(buf, delimiter=delim, lineterminator="\n")
+    w.writerow(["label"] + cols)
+    for k, lab in enumerate(conn.labels):
+        w.writerow([lab] + [v for block in blocks for v in block[k]])
+    return buf.getvalue()

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..utils import logger, verbose
 from . import _common as C
+from . import _files as F
 
 # stem of the file inside the archive -> Connectome field
 _ROLES = {
@@ -143,31 +144,31 @@ def read_tvb_connectome(n_regions=76, *, verbose=None):
 
 
 def _zip_members(path):
-    """{role: (display name, bytes)} of a TVB zip, refusing unreadable or ambiguous archives."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ValueError(f"{path}: not a readable zip archive ({err})") from None
-    with zf:
-        entries = [i for i in zf.infolist() if not i.is_dir()]
-        bad = zf.testzip()
-        if bad is not None:
-            raise ValueError(f"{path}: corrupt zip archive (CRC error in {bad!r})")
+    """{role: (display name, bytes)} of a TVB zip, refusing unreadable or ambiguous archives.
+
+    Only the members that hold TVB data are decompressed, within one size budget.
+    """
+    budget = F.Budget(path, text=True)
+    with F.open_zip(path) as zf:
         files = {}
-        for info in entries:
+        for info in zf.infolist():
             p = Path(info.filename)
-            if p.name.startswith(".") or "__MACOSX" in p.parts:
+            if info.is_dir() or p.name.startswith(".") or "__MACOSX" in p.parts:
                 continue
             files[info.filename] = info
         members = _assign_roles(path, {k: k for k in files})
-        return {role: (f"{path}/{arc}", zf.read(files[arc])) for role, arc in members.items()}
+        return {role: (f"{path}/{arc}", F.read_member(zf, files[arc], path, budget))
+                for role, arc in members.items()}
 
 
 def _folder_members(path):
+    """{role: (file name, bytes)} of a TVB folder; links may not lead out of the folder."""
     files = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*"))
              if p.is_file() and not p.name.startswith(".")}
     members = _assign_roles(path, {k: k for k in files})
-    return {role: (str(files[rel]), files[rel].read_bytes()) for role, rel in members.items()}
+    budget = F.Budget(path, text=True)
+    return {role: (str(files[rel]), F.read_file(F.inside(path, files[rel]), budget=budget))
+            for role, rel in members.items()}
 
 
 def _assign_roles(container, names):
@@ -284,6 +285,7 @@ def hemispheres_from_labels(labels):
 
 
 @verbose
+@F.reader
 def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbose=None):
     """Read a TVB connectivity zip archive or folder.
 
@@ -331,7 +333,7 @@ def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbo
 
     def text(role):
         where, data = members[role]
-        return where, C.decode(C.decompress(data, where), where)
+        return where, C.decode(data, where)
 
     info = {}
     if "info" in members:
@@ -452,30 +454,43 @@ def write_tvb(conn, path, *, overwrite=False, verbose=None):
     Returns
     -------
     path : pathlib.Path
-        The written archive or folder.
+        The written archive or folder. The files are replaced all at once: if writing fails,
+        the old ones are left as they were.
     """
     path = C.as_path(path)
     files = _tvb_files(conn, path)
     if C.suffixes(path) == ".zip":
-        C.check_overwrite(path, overwrite)
+        C.writable_target(path, overwrite)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for fname, content in files.items():
                 zf.writestr(fname, content)
-        path.write_bytes(buf.getvalue())
+        F.commit({path: buf.getvalue()})
     else:
-        if path.exists() and not path.is_dir():
-            raise ValueError(f"{path}: exists and is not a folder; TVB output is a folder "
-                             f"unless the path ends with .zip")
-        path.mkdir(parents=True, exist_ok=True)
-        old = [p for p in path.iterdir() if p.is_file()
-               and C.stem(p.name).lower() in _ROLES and C.suffixes(p.name) in _TEXT_EXTS]
-        if old and not overwrite:
-            raise FileExistsError(f"{path}: already holds TVB files {sorted(p.name for p in old)}"
-                                  f"; pass overwrite=True to replace them")
-        for p in old:  # stale optional files (e.g. hemispheres.txt) would be read back
-            p.unlink()
-        for fname, content in files.items():
-            (path / fname).write_text(content, encoding="utf-8")
+        _write_tvb_folder(path, files, overwrite)
     logger.info(f"Wrote {conn!r} to {path}")
     return path
+
+
+def _write_tvb_folder(path, files, overwrite):
+    """Write ``{name: text}`` into the folder ``path``, replacing old TVB files at once."""
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{path}: is a dangling symbolic link; refusing to write through it")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder; TVB output is a folder "
+                         f"unless the path ends with .zip")
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    old = [p for p in path.iterdir() if (p.is_file() or p.is_symlink())
+           and C.stem(p.name).lower() in _ROLES and C.suffixes(p.name) in _TEXT_EXTS]
+    if old and not overwrite:
+        raise FileExistsError(f"{path}: already holds TVB files {sorted(p.name for p in old)}"
+                              f"; pass overwrite=True to replace them")
+    targets = {C.writable_target(path / fname, overwrite): content
+               for fname, content in files.items()}
+    try:  # stale optional files (e.g. hemispheres.txt) would be read back: removed too
+        F.commit(targets, remove=[p for p in old if p not in targets])
+    except BaseException:
+        if created:
+            path.rmdir()
+        raise

@@ -5,9 +5,7 @@ MNE reads surfaces from a FreeSurfer ``subjects_dir``; to use its public API
 arrays, :func:`write_subject` writes them with :func:`mne.write_surface` into a (temporary)
 subject folder.
 """
-import io
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -184,24 +182,33 @@ def _is_closed(tris):
 
 # -- reading ------------------------------------------------------------------------------------
 
-def _read_tvb_zip(path):
-    with zipfile.ZipFile(path) as zf:
-        names = {Path(n).name: n for n in zf.namelist() if not n.endswith("/")}
-
-        def load(key, **kw):
-            return np.loadtxt(io.BytesIO(zf.read(names[key])), **kw)
-        missing = [k for k in ("vertices.txt", "triangles.txt") if k not in names]
-        if missing:
-            raise ValueError(f"{path}: a TVB surface zip needs vertices.txt and triangles.txt; "
-                             f"it has {sorted(names)}")
-        rr = load("vertices.txt")
-        tris = load("triangles.txt").astype(np.int64)
-        nn = None
-        if "vertex_normals.txt" in names and zf.getinfo(names["vertex_normals.txt"]).file_size > 8:
-            nn = load("vertex_normals.txt")
-            if nn.shape != rr.shape:
-                nn = None
-    return rr, tris, nn
+def _read_file(path):
+    """(rr, tris, nn) of a surface file, read within rate_bridge's size limits (the adapters
+    own the checks: a TVB zip or a GIFTI file may expand to far more than its size)."""
+    from ..adapters import atlas
+    if path.suffix == ".zip":
+        rr, tris, nn, _ = atlas.read_surface(path)
+        return rr, tris, nn
+    if path.suffix == ".gii":
+        img = atlas.load_gifti(path)
+        rr = tris = None
+        for da in img.darrays:
+            if da.data.ndim == 2 and da.data.shape[1] == 3:
+                if np.issubdtype(da.data.dtype, np.integer):
+                    tris = da.data
+                else:
+                    rr = da.data
+        if rr is None or tris is None:
+            raise ValueError(f"{path}: GIFTI file without a pointset and triangles")
+        return rr, tris, None
+    import mne
+    atlas.check_freesurfer_surface(path)
+    try:
+        rr, tris = mne.read_surface(str(path), verbose=False)[:2]
+    except Exception as err:
+        raise ValueError(f"{path}: not a TVB zip, GIFTI or FreeSurfer surface "
+                         f"({type(err).__name__}: {err})") from None
+    return rr, tris, None
 
 
 def read_surface(surface, *, name=None, coord_frame="unknown"):
@@ -250,29 +257,7 @@ def read_surface(surface, *, name=None, coord_frame="unknown"):
         path = Path(surface)
         if not path.exists():
             raise FileNotFoundError(f"surface file {str(path)!r} does not exist")
-        if path.suffix == ".zip":
-            rr, tris, nn = _read_tvb_zip(path)
-        elif path.suffix == ".gii":
-            import nibabel as nib
-            img = nib.load(path)
-            rr = tris = None
-            for da in img.darrays:
-                if da.data.ndim == 2 and da.data.shape[1] == 3:
-                    if np.issubdtype(da.data.dtype, np.integer):
-                        tris = da.data
-                    else:
-                        rr = da.data
-            if rr is None or tris is None:
-                raise ValueError(f"{path}: GIFTI file without a pointset and triangles")
-            nn = None
-        else:
-            import mne
-            try:
-                rr, tris = mne.read_surface(str(path), verbose=False)[:2]
-            except Exception as err:
-                raise ValueError(f"{path}: not a TVB zip, GIFTI or FreeSurfer surface "
-                                 f"({type(err).__name__}: {err})") from None
-            nn = None
+        rr, tris, nn = _read_file(path)
         logger.info(f"read surface {path}: {len(rr)} vertices")
         return Surface(rr, tris, nn, coord_frame=coord_frame, name=name or path.name)
     raise TypeError(f"surface must be a file name, a Surface, (rr, tris) or a dict, got "

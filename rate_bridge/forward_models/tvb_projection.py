@@ -83,40 +83,35 @@ def read_sensors(name="eeg_brainstorm_65.txt"):
         A tvb-data sensor file name or a path (whitespace table: ``name x y z [ox oy oz]``,
         optionally bz2-compressed).
     """
+    from ..adapters import _common
     path = tvb_file(name)
-    if str(path).endswith(".bz2"):
-        import bz2
-        text = bz2.open(path, "rt").read()
-    else:
-        text = Path(path).read_text()
+    text = _common.read_text(path)  # within the adapters' size limit, .bz2/.gz inflated
     rows = [ln.split() for ln in text.splitlines() if ln.strip()]
     if not rows or any(len(r) not in (4, 7) for r in rows):
         raise ValueError(f"{path}: expected lines 'name x y z' or 'name x y z ox oy oz'")
     names = [r[0] for r in rows]
-    vals = np.array([[float(x) for x in r[1:]] for r in rows])
+    vals = np.array([[_common.to_float(x, f"{path}, sensor {r[0]!r}") for x in r[1:]]
+                     for r in rows])
     ori = vals[:, 3:] if vals.shape[1] == 6 else None
     return names, vals[:, :3], ori
 
 
 def read_region_mapping(name="regionMapping_16k_76.txt"):
     """Region index of every cortical vertex (int array)."""
-    path = tvb_file(name)
-    rm = np.loadtxt(path)
-    if rm.ndim != 1 or not np.array_equal(rm, np.round(rm)):
-        raise ValueError(f"{path}: expected one integer per line")
-    return rm.astype(np.int64)
+    from ..adapters.atlas import read_region_indices
+    return read_region_indices(tvb_file(name))
 
 
 def read_projection(name="projection_eeg_65_surface_16k.npy"):
     """A TVB projection matrix (n_sensors, n_vertices) from ``.npy`` or ``.mat``."""
+    from ..adapters import _files
+    from ..adapters.matrix import _load_container
     path = tvb_file(name)
     if str(path).endswith(".npy"):
-        return np.load(path)
+        return _files.load_npy(path)  # within the size limit, no pickles
     if str(path).endswith(".mat"):
-        from scipy.io import loadmat
-        mat = loadmat(path)
-        arrays = [v for k, v in mat.items() if not k.startswith("__") and
-                  isinstance(v, np.ndarray) and v.ndim == 2]
+        arrays = [v for v in _load_container(path).values()
+                  if isinstance(v, np.ndarray) and v.ndim == 2]
         if len(arrays) != 1:
             raise ValueError(f"{path}: expected one 2D matrix, found {len(arrays)}")
         return np.asarray(arrays[0], float)
