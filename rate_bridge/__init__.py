@@ -6,4 +6,5 @@ from .result import Result, ResultBatch  # noqa: E402
 from . import adapters, forward_models  # noqa: E402
 from .model import load_template, Circuit, Node, Operator, Edge, Variable, ModelError  # noqa
 from .network import Network, Coupling  # noqa: E402
-from .simulate import simulate, SimulationDiverged  # noqa: E402
+from .simulate import (simulate, SimulationDiverged, SimulationInterrupted,  # noqa: E402
+                       SimulationMemoryError)

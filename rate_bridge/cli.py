@@ -4,13 +4,14 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 
 def _value(text):
+    """A ``--set`` value read as YAML (``1e-3`` is a number), or the text itself."""
+    from .model import ModelError
+    from .model.yamlio import loads_yaml
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return loads_yaml(text, name="--set value")
+    except ModelError:
         return text
 
 
@@ -24,27 +25,43 @@ def _overrides(pairs):
     return out
 
 
+def _refuse_existing(paths, overwrite):
+    """Stop before any work if an output file exists and ``--overwrite`` was not given."""
+    for path in paths:
+        if not overwrite and (path.exists() or path.is_symlink()):
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+
+
+def _simulate_outputs(args, cfg):
+    """The files ``simulate`` writes: a NetCDF without forward model, else a FIF (and PNG)."""
+    out = Path(args.output)
+    if cfg["forward"].get("kind", "sphere") == "none":
+        return out.with_suffix(".nc") if out.suffix == ".fif" else out, None
+    if args.no_plot:
+        return out, None
+    return out, Path(args.png) if args.png else out.with_name(
+        out.name.replace("_raw.fif", "").replace(".fif", "") + "_psd_topomap.png")
+
+
 def cmd_simulate(args):
     from .config import load_config, run_config
     from .utils import set_log_level
     set_log_level("info" if not args.quiet else "warning")
     cfg = load_config(args.config, _overrides(args.set))
+    out, png = _simulate_outputs(args, cfg)
+    _refuse_existing([p for p in (out, png) if p is not None], args.overwrite)
     t0 = time.perf_counter()
     result, raw = run_config(cfg)
-    out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     if raw is None:
-        path = out.with_suffix(".nc") if out.suffix == ".fif" else out
-        result.to_xarray().to_netcdf(path)
-        print(f"wrote {path}")
+        result.to_xarray().to_netcdf(out)
+        print(f"wrote {out}")
     else:
-        raw.save(out, overwrite=True)
+        raw.save(out, overwrite=args.overwrite)
         print(f"wrote {out} ({len(raw.ch_names)} channels, {raw.times[-1]:.1f} s at "
               f"{raw.info['sfreq']:g} Hz)")
-        if not args.no_plot:
+        if png is not None:
             from .forward_models import save_psd_topomap
-            png = Path(args.png) if args.png else out.with_name(
-                out.name.replace("_raw.fif", "").replace(".fif", "") + "_psd_topomap.png")
             save_psd_topomap(raw, png)
             print(f"wrote {png}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
@@ -70,6 +87,7 @@ def cmd_sweep(args):
     from .utils import set_log_level
     set_log_level("info" if not args.quiet else "warning")
     cfg = load_config(args.config, _overrides(args.set))
+    _refuse_existing([Path(args.output)], args.overwrite)
     conn = build_connectome(cfg["connectome"])
     cpl = cfg["coupling"]
     net = Network.from_connectome(conn, node=cfg["model"], coupling=(cpl["source"], cpl["target"]),
@@ -109,6 +127,7 @@ def main(argv=None):
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a field, e.g. --set simulation.duration=2")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_simulate)
     s = sub.add_parser("sweep", help="grid sweep of parameters, batched in one kernel")
@@ -119,6 +138,7 @@ def main(argv=None):
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--skip", type=float, default=1.0, help="transient to ignore (s)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_sweep)
     c = sub.add_parser("show-config", help="print the default configuration")
@@ -134,9 +154,13 @@ def main(argv=None):
     from .model import ModelError
     try:
         return args.func(args)
-    except (ConfigError, ModelError, KeyError, ValueError, FileNotFoundError, ImportError) as err:
+    except (ConfigError, ModelError, KeyError, ValueError, TypeError, FileNotFoundError,
+            FileExistsError, ImportError) as err:
         print(f"rate-bridge: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rate-bridge: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -53,11 +53,22 @@ class Coupling:
             text, defaults, self.name = function, {}, "custom"
         self.expression = parse_expression(text, template="coupling", field="function")
         self.params = {**defaults, **(params or {})}
+        reserved = sorted(set(self.params) & {"G", "x_j", "x_i"})
+        if reserved:
+            raise ModelError(f"coupling parameter name(s) {reserved} are reserved (G scales the "
+                             "sum, x_j / x_i are the source values)", template="coupling",
+                             field="params")
+        for key, value in self.params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ModelError(f"coupling parameter {key!r} must be a number, got {value!r}",
+                                 template="coupling", field="params")
         missing = sorted(self.expression.symbols - {"x_j", "x_i"} - set(self.params))
         if missing:
             raise ModelError(f"coupling function {text!r} needs values for {missing} "
                              "(pass params={...})", template="coupling", field="params")
-        self.global_coupling = float(global_coupling)
+        self.global_coupling = _finite(global_coupling, "global_coupling")
+        for key, value in self.params.items():
+            _finite(value, f"coupling parameter {key!r}")
 
     @property
     def pre_transformed(self):
@@ -194,15 +205,15 @@ class Network:
         global_coupling : float
             ``G``.
         speed : float | None
-            Conduction speed in m/s (= mm/ms); per-edge delay = tract length / speed. None or
-            ``inf`` means no delays.
+            Conduction speed in m/s (= mm/ms), positive; per-edge delay = tract length / speed.
+            None or ``inf`` means no delays (NaN is refused).
         """
         from .adapters import Connectome
         if not isinstance(connectome, Connectome):
             raise TypeError(f"connectome must be a Connectome (see rate_bridge.adapters."
                             f"read_connectome), got {type(connectome).__name__}")
         delays = None
-        if speed is not None and np.isfinite(speed):
+        if speed is not None and not _infinite_speed(speed):
             delays = connectome.delays(speed)
             delays = np.where(connectome.weights != 0, delays, 0.0)
         if coupling_function is None:
@@ -375,6 +386,27 @@ class Network:
         """Replace weights (and delays) — same sparsity pattern or not; no recompilation."""
         self.weights, self.delays = _sparse_pair(weights, delays if delays is not None
                                                  else None, self.n_regions)
+
+
+def _finite(value, what):
+    """``value`` as a finite float, or an error naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r:.40}")
+    if not np.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value}")
+    return float(value)
+
+
+def _infinite_speed(speed):
+    """True for speed = +inf (no delays); errors naming ``speed`` for anything but a positive
+    number (NaN included, which would otherwise also mean "no delays")."""
+    if isinstance(speed, (bool, np.bool_)) or not isinstance(speed, (int, float, np.number)):
+        raise TypeError(f"speed must be a number in m/s (or None), got {type(speed).__name__} "
+                        f"{speed!r:.40}")
+    if not speed > 0:           # NaN, 0 and negative speeds
+        raise ValueError(f"speed must be a positive number of m/s (or None / inf for no "
+                         f"delays), got {speed}")
+    return speed == np.inf
 
 
 def _as_circuit(node):

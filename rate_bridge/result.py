@@ -17,13 +17,23 @@ class Result:
         Unit of each recorded variable, as declared by its template.
     provenance : dict
         Model, parameters, integrator, dt, seed and package versions of the run.
+    status : {"completed", "diverged", "interrupted"}
+        How the run ended: samples after a divergence or an interruption are NaN.
+    diverged_at : dict | None
+        Where a diverged run's state became NaN or infinite: ``time`` (s), ``step``,
+        ``region``, ``variable``.
 
     Notes
     -----
     ``res["pc.v"]`` is an array of shape ``(n_times, n_nodes)``; ``res.time`` is in seconds.
     """
 
-    def __init__(self, time, data, labels, units=None, provenance=None):
+    def __init__(self, time, data, labels, units=None, provenance=None, status="completed",
+                 diverged_at=None):
+        if status not in ("completed", "diverged", "interrupted"):
+            raise ValueError(f"status must be 'completed', 'diverged' or 'interrupted', got "
+                             f"{status!r}")
+        self.status, self.diverged_at = status, diverged_at
         self.time = np.asarray(time, dtype=float)
         self._data = {k: np.asarray(v) for k, v in data.items()}
         self.labels = list(labels)
@@ -68,8 +78,9 @@ class Result:
 
     def __repr__(self):
         dur = self.time[-1] - self.time[0] if len(self.time) else 0.0
+        ended = "" if self.status == "completed" else f", {self.status}"
         return (f"<Result | {len(self.time)} samples ({dur:.3g} s at {self.sfreq:g} Hz), "
-                f"{self.n_nodes} nodes, variables {self.variables}>")
+                f"{self.n_nodes} nodes, variables {self.variables}{ended}>")
 
     # -- conversions -------------------------------------------------------------------------
     def to_dataframe(self, long=False):
@@ -149,5 +160,12 @@ class ResultBatch(list):
         """Return one variable of every run as an array of shape (n_runs, n_times, n_nodes)."""
         return np.stack([r[name] for r in self])
 
+    @property
+    def status(self):
+        """How each run ended: ``"completed"``, ``"diverged"`` or ``"interrupted"``."""
+        return [r.status for r in self]
+
     def __repr__(self):
-        return f"<ResultBatch | {len(self)} runs>"
+        bad = {s: self.status.count(s) for s in ("diverged", "interrupted") if s in self.status}
+        return (f"<ResultBatch | {len(self)} runs"
+                + "".join(f", {n} {s}" for s, n in bad.items()) + ">")

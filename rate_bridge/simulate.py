@@ -1,17 +1,22 @@
 """simulate(): values in, one compiled kernel call, labelled results out."""
 import math
+import numbers
 import os
+import threading
 import time
 
 import numpy as np
 
-from .compile.cache import kernel_for
+from .compile.cache import compiled_entry
 from .compile.codegen import FAR_BLOCK, KernelSpec
 from .compile.integrators import INTEGRATORS, STOCHASTIC_VERSION
 from .model.templates import Circuit
 from .network import Network
 from .result import Result, ResultBatch
 from .utils import logger, verbose
+
+#: most integration steps of one run (the kernel counts steps in int64)
+MAX_STEPS = 2 ** 62
 
 
 class SimulationDiverged(FloatingPointError):
@@ -21,6 +26,25 @@ class SimulationDiverged(FloatingPointError):
     def __init__(self, message, time=None, region=None, variable=None, result=None):
         super().__init__(message)
         self.time, self.region, self.variable, self.result = time, region, variable, result
+
+
+class SimulationInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C). ``.result`` holds what was recorded until then: the
+    Result (ResultBatch for a batch) that simulate() would have returned, with NaN samples
+    after the stop and ``status == "interrupted"``."""
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class SimulationMemoryError(MemoryError, ValueError):
+    """A run would need more memory than is available; ``.needed`` and ``.available`` in
+    bytes."""
+
+    def __init__(self, message, needed=None, available=None):
+        super().__init__(message)
+        self.needed, self.available = needed, available
 
 
 @verbose
@@ -35,7 +59,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     model : Network | Circuit | str
         A network, a circuit (run as one region) or a template name.
     duration : float
-        Simulated time in s.
+        Simulated time in s: a whole number of steps ``dt`` (to a relative 1e-9).
     dt : float
         Integration step in s.
     integrator : {"euler", "heun", "rk4", "euler_maruyama", "heun_stochastic"}
@@ -79,135 +103,107 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         Parallelise over batch members ("auto" = "batch"), or over regions inside each step
         ("nodes": only worth it for very large networks on many cores).
     n_jobs : int | None
-        Number of threads (numba); all cores by default.
+        Number of threads (numba): None (default) or -1 for all cores, or a positive int.
     %(verbose)s
 
     Returns
     -------
     Result | ResultBatch
+        A batch returns every member: one whose state became NaN or infinite has
+        ``status == "diverged"``, ``diverged_at`` (time, step, region, variable) and NaN
+        samples from then on (a warning names it).
+
+    Raises
+    ------
+    SimulationDiverged
+        A single (non-batch) run diverged; ``.result`` holds the samples until then.
+    SimulationInterrupted
+        Ctrl-C (a KeyboardInterrupt): the run stops within a step; ``.result`` holds the
+        samples until then.
+    SimulationMemoryError
+        The run would need more memory than is available (a MemoryError and a ValueError),
+        checked before allocating it.
     """
     t_start = time.perf_counter()
     net = _as_network(model)
-    duration, dt = float(duration), float(dt)
-    if not (dt > 0 and math.isfinite(dt)):
-        raise ValueError(f"dt must be a positive number of seconds, got {dt}")
-    if not (duration > 0 and math.isfinite(duration)):
-        raise ValueError(f"duration must be a positive number of seconds, got {duration}")
-    n_steps = int(round(duration / dt))
-    if n_steps < 1:
-        raise ValueError(f"duration {duration} s is shorter than one step dt = {dt} s")
-    batch = params if isinstance(params, (list, tuple)) else [params or {}]
+    duration, dt, n_steps = _steps(duration, dt)
+    is_batch = isinstance(params, (list, tuple))
+    batch = list(params) if is_batch else [params or {}]
     if not batch:
         raise ValueError("params is an empty list: give at least one parameter set")
     B = len(batch)
     seeds = _seeds(seed, B)
-
+    n_threads = _n_jobs(n_jobs)
     noise = dict(noise or {})
-    state_noise = any(name in net.initial_state for name in noise)
-    if integrator not in INTEGRATORS:
-        raise ValueError(f"unknown integrator {integrator!r}; choose one of "
-                         f"{sorted(INTEGRATORS)}")
-    if state_noise:
-        if integrator not in STOCHASTIC_VERSION:
-            raise ValueError(f"integrator {integrator!r} cannot integrate noise on state "
-                             f"variables; use one of {sorted(set(STOCHASTIC_VERSION.values()))}")
-        if STOCHASTIC_VERSION[integrator] != integrator:
-            logger.info(f"noise on states: using {STOCHASTIC_VERSION[integrator]} "
-                        f"instead of {integrator}")
-        integrator = STOCHASTIC_VERSION[integrator]
-
+    integrator = _integrator(net, integrator, noise)
     R = net.n_regions
-    variables = net.variables
-    record = list(dict.fromkeys(record)) if record is not None else list(net.initial_state)
-    for name in record:
-        if name not in variables:
-            raise KeyError(f"cannot record {name!r}: not a variable of the model; variables: "
-                           f"{variables}")
+    record = _record_names(net, record)
     rec_every, sfreq = _decimation(dt, sampling_rate)
-    if record_mode not in ("decimate", "average"):
-        raise ValueError(f"record_mode must be 'decimate' or 'average', got {record_mode!r}")
+    for name, value, allowed in (("record_mode", record_mode, ("decimate", "average")),
+                                 ("delay_mode", delay_mode, ("round", "interpolate"))):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     n_samples = n_steps // rec_every
     if n_samples < 1:
         raise ValueError(f"duration {duration} s holds no sample at {sfreq} Hz")
-
     noise_names = _check_names(net, noise, "noise", ("state", "input"))
     drive_names = _check_names(net, inputs or {}, "inputs", ("input",))
     parallel = _parallel_mode(parallel, B, R, n_jobs)
     spec = KernelSpec([g["flat"] for g in net.groups], net.couplings, integrator, parallel,
                       [len(g["regions"]) for g in net.groups])
-    t0 = time.perf_counter()
-    module, _, key = kernel_for(spec)
-    t_kernel = time.perf_counter() - t0
-    lay, totals = spec.lay, spec.totals
+    totals = spec.totals
+    entry_name = "run" if B > 1 and (n_threads is None or n_threads > 1) else "run_serial"
 
-    arrays = _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, duration)
+    values = _values(net, spec, batch, initial_state)
+    idel = _internal_delays(net, totals, values["par"])
+    longest = max(idel.max(initial=0.0), net.delays.data.max(initial=0.0))
+    sizes = dict(B=B, record=len(record), samples=n_samples, steps=n_steps,
+                 drives=len(drive_names), noise=len(noise_names),
+                 callable_drive=any(callable(inputs[n]) for n in drive_names),
+                 history=_history_length(history, R),
+                 L=math.ceil(min(longest / dt, n_steps)) + 3,
+                 workers=min(B, n_threads or _max_threads()) if entry_name == "run" else 1)
+    _check_memory(_memory_needed(net, spec, sizes))
+    arrays = _edges(net, spec, idel, dt, delay_mode, duration, B)
     greg = np.concatenate([g["regions"] for g in net.groups]).astype(np.int64)
-    hinit = _history(net, spec, history, arrays["cpar"])
+    hinit = _history(net, spec, history, values["cpar"])
     drv = _drives(net, drive_names, inputs or {}, n_steps, dt)
     rvar = np.array([spec.var_index[name] for name in record], dtype=np.int64)
     dvar = np.array([spec.var_index[name] for name in drive_names], dtype=np.int64)
     nvar = np.array([spec.var_index[name] for name in noise_names], dtype=np.int64)
-    nsig = np.zeros((B, len(noise_names), R))
-    for z, name in enumerate(noise_names):
-        nsig[:, z, :] = _per_region(noise[name], R, f"noise[{name!r}]")
-        if (nsig[:, z, :] < 0).any():
-            raise ValueError(f"noise amplitude of {name!r} must be >= 0")
+    nsig = _noise_amplitudes(noise, noise_names, B, R)
     out = np.full((B, len(record), n_samples, R), np.nan)
     status = np.zeros((B, 3), dtype=np.int64)
+    ctl = np.zeros(8, dtype=np.int64)      # ctl[0] = 1 stops the kernel (a cache line alone)
 
-    args = (arrays["x0"], lay, arrays["par"], arrays["cpar"], arrays["idi"], arrays["idf"],
+    args = (values["x0"], spec.lay, values["par"], values["cpar"], arrays["idi"], arrays["idf"],
             arrays["cptr"], arrays["csplit"], arrays["cfar"], arrays["cidx"], arrays["coff"],
             arrays["cw"], arrays["cdi"], arrays["cdf"], arrays["cwhole"], arrays["cdense_on"],
             arrays["cdense"], arrays["L"], hinit, drv, dvar, nsig, nvar, seeds, rvar, greg,
-            n_steps, dt, rec_every, record_mode == "average", out, status)
-    entry = module.run if (B > 1 and (n_jobs is None or n_jobs > 1)) else module.run_serial
-    # numba compiles (or loads from its cache) on the first call: do it here, so that
-    # run_seconds is the simulation alone
+            n_steps, dt, rec_every, record_mode == "average", out, status, ctl)
+    # numba compiles (or loads from its cache) here, so that run_seconds is the simulation alone
     t0 = time.perf_counter()
-    import numba
-    entry.compile(tuple(numba.typeof(a) for a in args))
-    t_kernel += time.perf_counter() - t0
-    old_threads = None
-    if n_jobs is not None:
-        old_threads = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
+    entry, key = compiled_entry(spec, entry_name, args)
+    t_kernel = time.perf_counter() - t0
     t0 = time.perf_counter()
-    try:
-        entry(*args)
-    finally:
-        if old_threads is not None:
-            numba.set_num_threads(old_threads)
+    interrupted = _run_kernel(entry, args, ctl, n_threads)
     t_run = time.perf_counter() - t0
     logger.info(f"simulated {B} x {R} region(s), {n_steps} steps in {t_run:.3f} s "
                 f"(kernel ready in {t_kernel:.3f} s)")
 
-    for k, name in enumerate(record):          # regions whose circuit lacks a variable: NaN
-        for g in net.groups:
-            if name not in g["flat"].variables:
-                out[:, k, :, g["regions"]] = np.nan
+    common = {
+        "model": net.groups[0]["circuit"].name if len(net.groups) == 1 else
+        [g["circuit"].name for g in net.groups],
+        "network": net.name, "n_regions": R, "integrator": integrator, "dt": dt,
+        "duration": duration, "sampling_rate": sfreq, "record_mode": record_mode,
+        "delay_mode": delay_mode, "noise": {k: np.asarray(v).tolist() for k, v in noise.items()},
+        "inputs": sorted((inputs or {}).keys()), "couplings": [repr(c) for c in net.couplings],
+        "kernel": key, "versions": _versions(), "run_seconds": t_run, "kernel_seconds": t_kernel,
+    }
     times = np.arange(n_samples) * rec_every * dt
-    units = net.units
-    results = ResultBatch()
-    for b in range(B):
-        prov = {
-            "model": net.groups[0]["circuit"].name if len(net.groups) == 1 else
-            [g["circuit"].name for g in net.groups],
-            "network": net.name, "n_regions": R, "integrator": integrator, "dt": dt,
-            "duration": duration, "sampling_rate": sfreq, "record_mode": record_mode,
-            "delay_mode": delay_mode, "seed": int(seeds[b]), "noise": {k: np.asarray(v).tolist()
-                                                                        for k, v in noise.items()},
-            "inputs": sorted((inputs or {}).keys()),
-            "params": _param_view(net, totals, arrays["par"][b]),
-            "couplings": [repr(c) for c in net.couplings], "kernel": key,
-            "versions": _versions(), "run_seconds": t_run, "kernel_seconds": t_kernel,
-        }
-        data = {name: out[b, k] for k, name in enumerate(record)}
-        res = Result(times, data, net.labels, {n: units.get(n, "") for n in record}, prov)
-        if status[b, 0] > 0:
-            raise _diverged(net, totals, status[b], dt, res, b, B)
-        results.append(res)
+    results = _results(net, totals, record, times, out, status, common, seeds, values["par"])
     logger.debug(f"simulate() total {time.perf_counter() - t_start:.3f} s")
-    return results if isinstance(params, (list, tuple)) else results[0]
+    return _finish(results, is_batch, interrupted, n_steps, batch)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -223,19 +219,107 @@ def _as_network(model):
                     f"{type(model).__name__}")
 
 
+def _seconds(value, name):
+    """A positive finite number of seconds, or an error naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__} "
+                        f"{value!r:.40}")
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+    return value
+
+
+def _steps(duration, dt):
+    """``duration``, ``dt`` and the number of steps: a whole number, at most MAX_STEPS."""
+    dt, duration = _seconds(dt, "dt"), _seconds(duration, "duration")
+    ratio = duration / dt
+    if not ratio < MAX_STEPS:
+        raise ValueError(f"duration = {duration:g} s with dt = {dt:g} s makes {ratio:.3g} steps; "
+                         f"at most {MAX_STEPS:.3g} are possible: increase dt or shorten duration")
+    n_steps = round(ratio)
+    if n_steps < 1:
+        raise ValueError(f"duration {duration} s is shorter than one step dt = {dt} s")
+    if abs(ratio - n_steps) > 1e-9 * n_steps:
+        raise ValueError(f"duration = {duration!r} s is not a whole number of steps of dt = "
+                         f"{dt!r} s ({ratio:.10g} steps); choose a duration that is a multiple "
+                         f"of dt, e.g. {n_steps * dt!r} s")
+    return duration, dt, n_steps
+
+
+def _seed_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int (or None), got {type(value).__name__} "
+                        f"{value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
 def _seeds(seed, B):
+    """The uint64 noise seed of every batch member: ``seed + b``, or ``seed[b]``."""
     if isinstance(seed, (list, tuple, np.ndarray)):
         if len(seed) != B:
             raise ValueError(f"{len(seed)} seeds for a batch of {B}")
-        vals = [int(s) for s in seed]
+        vals = [_seed_int(s, f"seed[{b}]") for b, s in enumerate(seed)]
     else:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
             logger.info(f"seed: {seed}")
-        vals = [int(seed) + b for b in range(B)]
-    if any(v < 0 for v in vals):
-        raise ValueError("seeds must be >= 0")
+        vals = [_seed_int(seed, "seed") + b for b in range(B)]
+    if max(vals) >= 2 ** 64:
+        raise ValueError(f"seed must be < 2**64 (the noise generator's seed is 64 bits), got "
+                         f"{max(vals)}" + (f" (seed + batch member {B - 1})" if B > 1 else ""))
     return np.array(vals, dtype=np.uint64)
+
+
+def _max_threads():
+    import numba
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def _n_jobs(n_jobs):
+    """Threads for the kernel, MNE's convention: None (numba's default: all cores), -1 (all
+    cores) or a positive int (at most the cores numba may use)."""
+    if n_jobs is None:
+        return None
+    expected = "None, -1 (all cores) or a positive int"
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be {expected}, got {type(n_jobs).__name__} {n_jobs!r:.40}")
+    if n_jobs == -1:
+        return _max_threads()
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be {expected}, got {n_jobs}")
+    if n_jobs > _max_threads():
+        logger.info(f"n_jobs={n_jobs}: using the {_max_threads()} threads numba may use")
+    return min(int(n_jobs), _max_threads())
+
+
+def _integrator(net, integrator, noise):
+    """The scheme to run: a stochastic one when noise acts on a state."""
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"unknown integrator {integrator!r}; choose one of "
+                         f"{sorted(INTEGRATORS)}")
+    if not any(name in net.initial_state for name in noise):
+        return integrator
+    if integrator not in STOCHASTIC_VERSION:
+        raise ValueError(f"integrator {integrator!r} cannot integrate noise on state "
+                         f"variables; use one of {sorted(set(STOCHASTIC_VERSION.values()))}")
+    if STOCHASTIC_VERSION[integrator] != integrator:
+        logger.info(f"noise on states: using {STOCHASTIC_VERSION[integrator]} "
+                    f"instead of {integrator}")
+    return STOCHASTIC_VERSION[integrator]
+
+
+def _record_names(net, record):
+    """Variables to record (all states by default), each checked to exist."""
+    variables = net.variables
+    record = list(dict.fromkeys(record)) if record is not None else list(net.initial_state)
+    for name in record:
+        if name not in variables:
+            raise KeyError(f"cannot record {name!r}: not a variable of the model; variables: "
+                           f"{variables}")
+    return record
 
 
 def _decimation(dt, sampling_rate):
@@ -282,22 +366,38 @@ def _parallel_mode(parallel, B, R, n_jobs):
 
 
 def _per_region(value, R, what):
-    arr = np.asarray(value, dtype=float)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number or an array of numbers, got "
+                        f"{type(value).__name__} {value!r:.40}") from None
     if arr.ndim == 0:
         arr = np.full(R, float(arr))
     if arr.shape != (R,):
         raise ValueError(f"{what} must be a number or an array of {R} values (one per region), "
                          f"got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} contains NaN or inf")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(f"{what} contains NaN or inf (region index {bad[0]}: {arr[bad[0]]})")
     return arr
 
 
-def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, duration):
-    """Parameters, states, delays and coupling arrays for every batch member."""
-    if delay_mode not in ("round", "interpolate"):
-        raise ValueError(f"delay_mode must be 'round' or 'interpolate', got {delay_mode!r}")
-    B, R = len(batch), net.n_regions
+def _scalar(value, what):
+    """A finite float, or an error naming ``what``."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__} "
+                        f"{value!r:.40}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is {value}: it must be a finite number (NaN or inf given)")
+    return value
+
+
+def _values(net, spec, batch, initial_state):
+    """Initial states, parameters and coupling parameters of every batch member, all checked
+    to be finite (before the run, naming the value: not reported as a divergence)."""
+    B, R, totals = len(batch), net.n_regions, spec.totals
     known = set(net.parameters) | {"global_coupling"}
     for c_i, c in enumerate(net.couplings):
         known |= {f"coupling{c_i}.G"} | {f"coupling{c_i}.{p}" for p in c.params}
@@ -316,6 +416,7 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
         unknown = sorted(set(values) - known)
         if unknown:
             raise KeyError(f"unknown parameter(s) {unknown}; parameters: {sorted(known)}")
+        member = f" (batch member {b})" if B > 1 else ""
         for gi, g in enumerate(net.groups):
             flat, regs = g["flat"], g["regions"]
             Rg = len(regs)
@@ -324,16 +425,62 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
             for j, p in enumerate(flat.params):
                 v = g["values"][p]
                 if p in values:
-                    v = _per_region(values[p], R, f"params[{p!r}]")[regs]
+                    v = _per_region(values[p], R, f"params[{p!r}]{member}")[regs]
                 par[b, offs[gi]["P"] + j * Rg: offs[gi]["P"] + (j + 1) * Rg] = v
         for ci, c in enumerate(net.couplings):
             idx = spec.cpar_index[ci]
-            G = values.get(f"coupling{ci}.G", values.get("global_coupling", c.global_coupling))
-            cpar[b, idx["G"]] = float(G)
-            for p in c.params:
-                cpar[b, idx[p]] = float(values.get(f"coupling{ci}.{p}", c.params[p]))
-    if not np.isfinite(par).all():
-        raise ValueError("parameters contain NaN or inf")
+            for name in ["G"] + sorted(c.params):
+                keys = [f"coupling{ci}.{name}"] + (["global_coupling"] if name == "G" else [])
+                key = next((k for k in keys if k in values), None)
+                default = c.global_coupling if name == "G" else c.params[name]
+                what = (f"params[{key!r}]{member}" if key else
+                        f"coupling {ci} ({c.source} -> {c.target}) {name}")
+                cpar[b, idx[name]] = _scalar(values[key] if key else default, what)
+    _check_finite(net, totals, x0, "X", "initial state")
+    _check_finite(net, totals, par, "P", "parameter")
+    return dict(x0=x0, par=par, cpar=cpar)
+
+
+def _locate(net, totals, j, where):
+    """(name, region label) of flat index ``j`` of the states ("X") or parameters ("P")."""
+    for gi, g in enumerate(net.groups):
+        flat, Rg = g["flat"], len(g["regions"])
+        names = flat.states if where == "X" else flat.params
+        off = totals["groups"][gi][where]
+        if off <= j < off + len(names) * Rg:
+            k, i = divmod(j - off, Rg)
+            return names[k], net.labels[g["regions"][i]]
+    raise IndexError(f"index {j} is outside the layout")
+
+
+def _check_finite(net, totals, arr, where, what):
+    bad = np.argwhere(~np.isfinite(arr))
+    if len(bad):
+        b, j = bad[0]
+        name, region = _locate(net, totals, j, where)
+        member = f" (batch member {b})" if arr.shape[0] > 1 else ""
+        raise ValueError(f"{what} {name!r} of region {region!r}{member} is {arr[b, j]} (NaN or "
+                         f"inf; {len(bad)} value(s) in all): set a finite value before the run")
+
+
+def _internal_delays(net, totals, par):
+    """Delays (s) of every circuit-internal edge of every member (they are parameters)."""
+    offs = totals["groups"]
+    idel = np.zeros((par.shape[0], max(totals["n_intra"], 1)))
+    for gi, g in enumerate(net.groups):
+        flat, Rg = g["flat"], len(g["regions"])
+        for ei, e in enumerate(flat.edges):
+            if e.delay is None:
+                continue
+            j = flat.params.index(e.delay)
+            idel[:, offs[gi]["E"] + ei * Rg: offs[gi]["E"] + (ei + 1) * Rg] = \
+                par[:, offs[gi]["P"] + j * Rg: offs[gi]["P"] + (j + 1) * Rg]
+    return idel
+
+
+def _edges(net, spec, idel, dt, delay_mode, duration, B):
+    """Delays in steps and coupling arrays (CSR, per member) for the kernel."""
+    R = net.n_regions
 
     def steps(delays, what):
         D = np.asarray(delays, dtype=float) / dt
@@ -347,16 +494,6 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
         Di = np.floor(D)
         return Di.astype(np.int64), D - Di
 
-    # circuit-internal edge delays, per batch member (they are parameters)
-    idel = np.zeros((B, max(totals["n_intra"], 1)))
-    for gi, g in enumerate(net.groups):
-        flat, Rg = g["flat"], len(g["regions"])
-        for ei, e in enumerate(flat.edges):
-            if e.delay is None:
-                continue
-            j = flat.params.index(e.delay)
-            idel[:, offs[gi]["E"] + ei * Rg: offs[gi]["E"] + (ei + 1) * Rg] = \
-                par[:, offs[gi]["P"] + j * Rg: offs[gi]["P"] + (j + 1) * Rg]
     idi, idf = steps(idel, "circuit edges")
     # coupling CSR (shared pattern) with per-member weights and delays
     W, D = net.weights, net.delays
@@ -372,9 +509,8 @@ def _arrays(net, spec, totals, batch, initial_state, dt, n_steps, delay_mode, du
                 + (cdf.max(initial=0) > 0))) + 2
     csplit, cfar, coff, cwhole = _order_edges(cptr, cidx, cw, cdi, cdf, L)
     cdense_on, cdense = _dense_coupling(net, cptr, csplit, cidx, cw, cdi, cwhole)
-    return dict(x0=x0, par=par, cpar=cpar, idi=idi, idf=idf, cptr=cptr, csplit=csplit,
-                cfar=cfar, cidx=cidx, coff=coff, cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole,
-                cdense_on=cdense_on, cdense=cdense, L=L)
+    return dict(idi=idi, idf=idf, cptr=cptr, csplit=csplit, cfar=cfar, cidx=cidx, coff=coff,
+                cw=cw, cdi=cdi, cdf=cdf, cwhole=cwhole, cdense_on=cdense_on, cdense=cdense, L=L)
 
 
 def _order_edges(cptr, cidx, cw, cdi, cdf, L):
@@ -475,10 +611,11 @@ def _history(net, spec, history, cpar):
 def _drives(net, names, inputs, n_steps, dt):
     R = net.n_regions
     drv = np.zeros((max(len(names), 1), n_steps if names else 1, R))
-    t = np.arange(n_steps) * dt
+    t = None
     for d, name in enumerate(names):
         value = inputs[name]
         if callable(value):
+            t = np.arange(n_steps) * dt if t is None else t      # only for callables
             value = value(t)
         arr = np.asarray(value, dtype=float)
         if arr.ndim == 0:
@@ -497,6 +634,32 @@ def _drives(net, names, inputs, n_steps, dt):
     return drv
 
 
+def _noise_amplitudes(noise, names, B, R):
+    nsig = np.zeros((B, len(names), R))
+    for z, name in enumerate(names):
+        nsig[:, z, :] = _per_region(noise[name], R, f"noise[{name!r}]")
+        if (nsig[:, z, :] < 0).any():
+            raise ValueError(f"noise amplitude of {name!r} must be >= 0")
+    return nsig
+
+
+def _results(net, totals, record, times, out, status, common, seeds, par):
+    """One Result per member: its samples, provenance and how it ended."""
+    for k, name in enumerate(record):          # regions whose circuit lacks a variable: NaN
+        for g in net.groups:
+            if name not in g["flat"].variables:
+                out[:, k, :, g["regions"]] = np.nan
+    units = {n: net.units.get(n, "") for n in record}
+    results = ResultBatch()
+    for b in range(out.shape[0]):
+        ended, where = _outcome(net, totals, status[b], common["dt"])
+        prov = {**common, "seed": int(seeds[b]), "params": _param_view(net, totals, par[b]),
+                "status": ended, "steps_done": int(status[b, 2])}
+        results.append(Result(times, {name: out[b, k] for k, name in enumerate(record)},
+                              net.labels, units, prov, status=ended, diverged_at=where))
+    return results
+
+
 def _param_view(net, totals, par_b):
     out = {}
     for gi, g in enumerate(net.groups):
@@ -509,22 +672,165 @@ def _param_view(net, totals, par_b):
     return out
 
 
-def _diverged(net, totals, status, dt, res, b, B):
-    step, j = int(status[0]), int(status[1])
-    for gi, g in enumerate(net.groups):
-        flat, Rg = g["flat"], len(g["regions"])
-        off = totals["groups"][gi]["X"]
-        if off <= j < off + len(flat.states) * Rg:
-            k, i = divmod(j - off, Rg)
-            var, region = flat.states[k], net.labels[g["regions"][i]]
-            break
-    t = step * dt
-    who = f" (batch member {b})" if B > 1 else ""
-    return SimulationDiverged(
-        f"simulation diverged at t = {t:.6g} s (step {step}){who}: state {var!r} of region "
-        f"{region!r} became NaN or infinite. Reduce dt, check parameters, or use another "
-        "integrator; samples recorded until then are in this error's .result.",
-        time=t, region=region, variable=var, result=res)
+def _history_length(history, R):
+    """Rows of the longest history series (0: none), read from shapes only."""
+    if history is None:
+        return 0
+    n = 1
+    for value in (history.values() if isinstance(history, dict) else [history]):
+        shape = np.shape(value)
+        if len(shape) == 2 or (len(shape) == 1 and shape[0] != R):
+            n = max(n, shape[0])
+    return n
+
+
+def _memory_needed(net, spec, n):
+    """Bytes a run allocates, by purpose (8 bytes per value; temporaries included roughly).
+
+    ``n``: batch size ``B``, recorded variables, samples, steps, drives, noisy variables,
+    whether a drive is a callable, history rows, delay buffer length ``L`` and the members run
+    at once (``workers``).
+    """
+    R, nnz, C = net.n_regions, net.weights.nnz, max(len(spec.couplings), 1)
+    S, P, E = (spec.totals[k] for k in ("n_state", "n_par", "n_intra"))
+    V = len(spec.var_names)
+    linear = sum(c.pre_transformed for c in spec.couplings)
+    work = (spec.n_q * R * (2 * n["L"] + 1) + C * R * (2 + FAR_BLOCK) + V * R
+            + 2 * n["noise"] * R + n["record"] * R + 8 * S + E)
+    parts = {
+        "recordings": n["B"] * n["record"] * n["samples"] * R,
+        "drives": n["drives"] * n["steps"] * R * (2 if n["callable_drive"] else 1)
+        + (n["steps"] if n["callable_drive"] else 0),
+        "batch arrays": n["B"] * (S + P + spec.n_cpar + 2 * E + C * (7 * nnz + 2 * R)
+                                  + n["noise"] * R + spec.n_q * R * n["history"]),
+        "delay buffers and work arrays": n["workers"] * work,
+        "dense coupling": linear * R * R if R * R * 8 <= DENSE_MAX_BYTES else 0,
+    }
+    return {k: 8 * v for k, v in parts.items()}
+
+
+def _available_memory():
+    """Bytes of memory this process can still use (MemAvailable, within a cgroup limit), via
+    psutil where /proc is missing; None if unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        try:
+            import psutil
+            avail = int(psutil.virtual_memory().available)
+        except Exception:                  # psutil missing or unsupported here
+            return None
+    try:                                   # a container's limit (cgroup v2)
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read())
+        if limit != "max":
+            avail = min(avail, int(limit) - used) if avail is not None else int(limit) - used
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def _gib(nbytes):
+    return f"{nbytes / 2 ** 30:.2f} GiB"
+
+
+def _check_memory(parts):
+    """Refuse a run that needs more memory than is available, before allocating it."""
+    needed = sum(parts.values())
+    available = _available_memory()
+    logger.debug(f"memory: about {_gib(needed)} needed, {available} bytes available")
+    if available is None or needed <= available:
+        return
+    detail = ", ".join(f"{k} {_gib(v)}" for k, v in parts.items() if v >= 0.01 * needed)
+    raise SimulationMemoryError(
+        f"this simulation needs about {_gib(needed)} of memory ({detail}) but only "
+        f"{_gib(available)} is available: shorten duration, lower sampling_rate, record fewer "
+        "variables (record=...), give fewer parameter sets at once (params), or increase dt",
+        needed=needed, available=available)
+
+
+def _run_kernel(entry, args, ctl, n_threads):
+    """Run the kernel in a worker thread and wait in short slices, so that Ctrl-C reaches this
+    (main) thread: it then sets ``ctl[0]``, the kernel stops within a step, and True is
+    returned (interrupted)."""
+    outcome, done = {}, threading.Event()
+
+    def work():
+        try:
+            if n_threads is not None:
+                import numba
+                numba.set_num_threads(n_threads)       # thread-local: set in this thread
+            entry(*args)
+        except BaseException as err:                   # re-raised in the caller's thread
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="rate_bridge-kernel", daemon=True).start()
+    interrupted = False
+    # an Event, not Thread.join: a KeyboardInterrupt inside join() can mark a running thread
+    # as stopped (CPython 3.11, bpo-45274), and the kernel would still write into `out`
+    while not done.is_set():
+        try:
+            done.wait(0.05)
+        except KeyboardInterrupt:
+            ctl[0] = 1                  # asks every member to stop; wait for the kernel
+            interrupted = True
+    if "error" in outcome:
+        raise outcome["error"]
+    return interrupted
+
+
+def _outcome(net, totals, status, dt):
+    """How one member ended ("completed", "diverged", "interrupted") and, if it diverged,
+    where: ``{"time", "step", "region", "variable"}``."""
+    if status[0] == -1:
+        return "completed", None
+    if status[0] <= 0:
+        return "interrupted", None
+    step = int(status[0])
+    var, region = _locate(net, totals, int(status[1]), "X")
+    return "diverged", dict(time=step * dt, step=step, region=region, variable=var)
+
+
+def _finish(results, is_batch, interrupted, n_steps, batch):
+    """Return the result(s), or raise SimulationInterrupted / SimulationDiverged.
+
+    A single run that diverged raises; a batch returns every member, the diverged ones with
+    their status, and logs which diverged.
+    """
+    result = results if is_batch else results[0]
+    if interrupted:
+        done = sorted({r.provenance["steps_done"] for r in results})
+        raise SimulationInterrupted(
+            f"simulation interrupted after {done[0]}" + (f"-{done[-1]}" if len(done) > 1 else "")
+            + f" of {n_steps} steps; what was recorded until then is in this exception's "
+            ".result (NaN after the stop)", result)
+    diverged = [b for b, r in enumerate(results) if r.status == "diverged"]
+    if not diverged:
+        return result
+    if not is_batch:
+        d = results[0].diverged_at
+        raise SimulationDiverged(
+            f"simulation diverged at t = {d['time']:.6g} s (step {d['step']}): state "
+            f"{d['variable']!r} of region {d['region']!r} became NaN or infinite. Reduce dt, "
+            "check parameters, or use another integrator; samples recorded until then are in "
+            "this error's .result.", time=d["time"], region=d["region"], variable=d["variable"],
+            result=results[0])
+    where = "; ".join(
+        f"member {b} (params {batch[b]!r:.80}) at t = {results[b].diverged_at['time']:.6g} s in "
+        f"{results[b].diverged_at['variable']!r} of region {results[b].diverged_at['region']!r}"
+        for b in diverged[:5])
+    logger.warning(f"{len(diverged)} of {len(results)} batch members diverged (a state became "
+                   f"NaN or infinite): {where}{'; ...' if len(diverged) > 5 else ''}. Their "
+                   "samples after that are NaN; see Result.status and Result.diverged_at")
+    return result
 
 
 def _versions():

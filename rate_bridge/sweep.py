@@ -5,6 +5,7 @@ kernel call (parallel over the batch). Point ``i`` of the design always uses ``s
 sweep gives the same numbers however it is split into batches or spread over workers.
 """
 import itertools
+import numbers
 
 import numpy as np
 
@@ -56,9 +57,24 @@ def summary_features(result, variable, skip=0.0):
 
 
 def _run_chunk(model, chunk, seed, reduce, kwargs):
+    """Results of one batch (``reduce``: (status, features or None) per point)."""
     results = simulate(model, params=chunk, seed=[seed + i for i in range(len(chunk))],
                        **kwargs)
-    return [reduce(r) for r in results] if reduce is not None else list(results)
+    if reduce is None:
+        return list(results)
+    return [(r.status, reduce(r) if r.status == "completed" else None) for r in results]
+
+
+def _table(design, outputs):
+    """One row per point: design columns, feature columns (NaN where a point diverged), then
+    ``status``."""
+    import pandas as pd
+    features = list(dict.fromkeys(k for _, f in outputs if f is not None for k in f))
+    rows = [{**point, **{k: np.nan for k in features}, **(f or {}), "status": status}
+            for point, (status, f) in zip(design, outputs)]
+    columns = list(dict.fromkeys(k for point in design for k in point))
+    return pd.DataFrame(rows, columns=columns + [k for k in features if k not in columns]
+                        + ["status"])
 
 
 @verbose
@@ -74,7 +90,7 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
     duration, dt : float
         In seconds.
     batch_size : int
-        Points per kernel call (memory: batch_size x recorded samples).
+        Points per kernel call (memory: batch_size x recorded samples), >= 1.
     seed : int
         Point ``i`` uses ``seed + i``.
     reduce : callable | None
@@ -88,13 +104,16 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
     Returns
     -------
     pandas.DataFrame | list of Result
-        With ``reduce``: one row per point, design columns then feature columns. Otherwise
-        the list of Results in design order.
+        With ``reduce``: one row per point, design columns, feature columns, and ``status``
+        (``"completed"``, or ``"diverged"`` with NaN features). Otherwise the list of Results
+        in design order (see ``Result.status``). A diverging point never discards the others.
     """
     design = list(design)
     if not design:
         raise ValueError("the design is empty")
-    batch_size = max(1, int(batch_size))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r:.40}")
     chunks = [(start, design[start:start + batch_size])
               for start in range(0, len(design), batch_size)]
     kwargs = dict(duration=duration, dt=dt, **simulate_kwargs)
@@ -107,8 +126,10 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
         outputs = [_run_chunk(model, chunk, seed + start, reduce, kwargs)
                    for start, chunk in progress_bar(chunks, desc="sweep", verbose=verbose)]
     flat = [item for out in outputs for item in out]
-    if reduce is None:
-        return flat
-    import pandas as pd
-    rows = [{**point, **features} for point, features in zip(design, flat)]
-    return pd.DataFrame(rows)
+    status = [r.status for r in flat] if reduce is None else [st for st, _ in flat]
+    bad = [i for i, st in enumerate(status) if st != "completed"]
+    if bad:
+        logger.warning(f"sweep: {len(bad)} of {len(design)} point(s) diverged: design rows "
+                       f"{bad[:20]}{' ...' if len(bad) > 20 else ''}; kept with status "
+                       f"'diverged'" + (" and NaN features" if reduce is not None else ""))
+    return flat if reduce is None else _table(design, flat)

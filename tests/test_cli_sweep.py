@@ -67,7 +67,8 @@ def test_sweep_is_independent_of_batch_size():
     a = sweep("jansen_rit", design, 3.0, 1e-4, batch_size=3, **kw)
     b = sweep("jansen_rit", design, 3.0, 1e-4, batch_size=1, **kw)
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
-    assert list(a.columns) == ["pc.u", "mean", "std", "peak_hz"]
+    assert list(a.columns) == ["pc.u", "mean", "std", "peak_hz", "status"]
+    assert (a["status"] == "completed").all()
     assert 9 <= a.loc[1, "peak_hz"] <= 12.5 and a.loc[1, "std"] > a.loc[0, "std"]
 
 

@@ -222,3 +222,17 @@ def test_deep_expression_in_a_model_is_refused_clearly():
         net = rb.Network.from_circuit(Circuit("deep", {"n": Node("n", {"o": op})}))
         copy.deepcopy(net)
         _source(net)
+
+
+def test_model_with_hundreds_of_terms_runs():
+    """A 400-term rate constant: loads, copies, pickles, compiles and matches exp(-k t)."""
+    import pickle
+
+    from rate_bridge.model.templates import Circuit, Node, Operator, Variable
+    terms = " + ".join(f"k{i % 3} * {1 + i % 4}" for i in range(400))
+    ks = {f"k{j}": Variable("parameter", 0.002 * (j + 1)) for j in range(3)}
+    op = Operator("decay", [f"d/dt * x = -({terms}) * x"], {"x": Variable("state", 1.0), **ks})
+    circuit = pickle.loads(pickle.dumps(Circuit("decay", {"n": Node("n", {"o": op})}))).copy()
+    res = rb.simulate(circuit, 0.5, 1e-3, integrator="rk4", record=["n.x"], sampling_rate=10)
+    rate = sum(0.002 * (i % 3 + 1) * (1 + i % 4) for i in range(400))
+    np.testing.assert_allclose(res["n.x"][:, 0], np.exp(-rate * res.time), rtol=1e-9)

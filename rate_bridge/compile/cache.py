@@ -5,11 +5,16 @@ structure, the package version and numba's version) and imported as a module; nu
 ``cache=True`` then stores the machine code beside it, so a new process loads a compiled
 kernel instead of compiling it again. The folder is ``$RATE_BRIDGE_CACHE`` or the user cache
 folder (``~/.cache/rate_bridge/kernels``).
+
+A damaged cache entry (a truncated or corrupt index ``.nbi`` or data ``.nbc`` file) is discarded
+with a warning and the kernel compiled again; the module itself is executed from the source
+generated in memory, never read back from the folder.
 """
-import importlib.util
 import os
 import sys
 import time
+import traceback
+import types
 from pathlib import Path
 
 from ..utils import logger
@@ -44,15 +49,74 @@ def kernel_for(spec):
     key = structure_hash(source, __version__, numba.__version__)
     name = f"rb_kernel_{key}"
     path = cache_dir() / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
+    if _read(path) != source:          # missing, truncated or changed: write it anew
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(source)
         os.replace(tmp, path)   # atomic: concurrent processes never see half a file
     t0 = time.perf_counter()
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(module_spec)
+    # executed from the verified source in memory, not re-read from the folder: what runs is
+    # exactly what was generated (no .pyc to go stale or corrupt); numba finds its cache
+    # beside the file named in the code objects
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
     sys.modules[name] = module
-    module_spec.loader.exec_module(module)
+    exec(compile(source, str(path), "exec"), module.__dict__)
     logger.debug(f"kernel {name} imported in {time.perf_counter() - t0:.3f} s from {path}")
     _LOADED[text] = (module, source, key)
     return _LOADED[text]
+
+
+def _read(path):
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def compiled_entry(spec, name, args):
+    """The kernel function ``name`` compiled for the types of ``args`` (loaded from numba's
+    cache when there), and the kernel's key.
+
+    A cache entry numba cannot read (truncated or corrupt ``.nbi`` / ``.nbc`` files) is
+    discarded with a warning, and the kernel compiled again.
+    """
+    import numba
+    types_ = tuple(numba.typeof(a) for a in args)
+    module, _, key = kernel_for(spec)
+    try:
+        getattr(module, name).compile(types_)
+    except Exception as err:
+        if not _from_numba_cache(err):
+            raise
+        removed = _discard(key)
+        logger.warning(f"the kernel cache entry rb_kernel_{key} in {cache_dir()} could not be "
+                       f"read ({type(err).__name__}: {err!s:.100}); discarded {len(removed)} "
+                       "file(s), compiling the kernel again")
+        _LOADED.pop(spec.text(), None)
+        module, _, key = kernel_for(spec)
+        getattr(module, name).compile(types_)
+    return getattr(module, name), key
+
+
+def _from_numba_cache(err):
+    """Whether ``err`` (or an error it was raised from) came from numba reading or writing its
+    on-disk cache."""
+    where = os.path.join("numba", "core", "caching.py")
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if any(frame.filename.endswith(where)
+               for frame in traceback.extract_tb(err.__traceback__)):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _discard(key):
+    """Delete numba's cached index and data files of kernel ``key``; return their paths."""
+    removed = []
+    for path in cache_dir().rglob(f"rb_kernel_{key}.*"):
+        if path.suffix in (".nbi", ".nbc", ".pyc"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -157,9 +157,17 @@ class SourceSignal:
 def resolve_moment_scale(result, signal, moment_scale):
     """The moment scale (A·m per signal unit): explicit, else the template's default."""
     if moment_scale is not None:
+        if isinstance(moment_scale, (bool, np.bool_)) or not isinstance(
+                moment_scale, (int, float, np.number)):
+            raise TypeError(f"moment_scale must be a number (A·m per unit of the signal) or "
+                            f"None, got {type(moment_scale).__name__} {moment_scale!r:.40}")
         scale = float(moment_scale)
-        if not np.isfinite(scale):
-            raise ValueError(f"moment_scale must be finite, got {moment_scale!r}")
+        # one sign convention only: a positive signal is a current along the source normals
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"moment_scale must be a positive finite number (A·m per unit of "
+                             f"the signal, e.g. 1e-8), got {moment_scale!r}; to flip the "
+                             "dipoles, give the signal a negative coefficient (signal={name: "
+                             "-1.0})")
         return scale, "given"
     defaults = template_defaults(result)
     if defaults is None:
