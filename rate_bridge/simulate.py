@@ -417,6 +417,8 @@ def _values(net, spec, batch, initial_state):
         if unknown:
             raise KeyError(f"unknown parameter(s) {unknown}; parameters: {sorted(known)}")
         member = f" (batch member {b})" if B > 1 else ""
+        if "global_coupling" in values:      # checked even where no coupling reads it
+            _scalar(values["global_coupling"], f"params['global_coupling']{member}")
         for gi, g in enumerate(net.groups):
             flat, regs = g["flat"], g["regions"]
             Rg = len(regs)
