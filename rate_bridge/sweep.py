@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .simulate import simulate
+from .simulate import SimulationInterrupted, simulate
 from .utils import logger, progress_bar, verbose
 
 
@@ -107,6 +107,11 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
         With ``reduce``: one row per point, design columns, feature columns, and ``status``
         (``"completed"``, or ``"diverged"`` with NaN features). Otherwise the list of Results
         in design order (see ``Result.status``). A diverging point never discards the others.
+
+    Raises
+    ------
+    SimulationInterrupted
+        Ctrl-C: ``.result`` holds what the finished batches returned (table or Results).
     """
     design = list(design)
     if not design:
@@ -123,8 +128,21 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
                                  pure=False) for start, chunk in chunks]
         outputs = client.gather(futures)
     else:
-        outputs = [_run_chunk(model, chunk, seed + start, reduce, kwargs)
-                   for start, chunk in progress_bar(chunks, desc="sweep", verbose=verbose)]
+        outputs = []
+        try:
+            for start, chunk in progress_bar(chunks, desc="sweep", verbose=verbose):
+                outputs.append(_run_chunk(model, chunk, seed + start, reduce, kwargs))
+        except KeyboardInterrupt:          # in the kernel (SimulationInterrupted) or between
+            done = sum(len(out) for out in outputs)
+            raise SimulationInterrupted(
+                f"sweep interrupted after {done} of {len(design)} points; the finished points "
+                "are in this exception's .result", _assemble(design[:done], outputs, reduce)) \
+                from None
+    return _assemble(design, outputs, reduce)
+
+
+def _assemble(design, outputs, reduce):
+    """The sweep's return value from the chunks' outputs, warning about diverged points."""
     flat = [item for out in outputs for item in out]
     status = [r.status for r in flat] if reduce is None else [st for st, _ in flat]
     bad = [i for i, st in enumerate(status) if st != "completed"]

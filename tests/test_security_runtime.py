@@ -137,6 +137,22 @@ def test_a_sweep_keeps_every_chunk_and_reports_the_status(oscillator, warnings_l
         sweep(oscillator, design, 0.1, 1e-4, batch_size=0)
 
 
+def test_an_interrupted_sweep_keeps_the_finished_batches(oscillator):
+    calls = []
+
+    def reduce(res):                  # Ctrl-C while the second batch is being reduced
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return {"end": res["n.x"][-1, 0]}
+
+    design = [{"n.w": w} for w in (20.0, 30.0, 40.0, 50.0)]
+    with pytest.raises(SimulationInterrupted, match="after 2 of 4 points") as err:
+        sweep(oscillator, design, 0.1, 1e-4, batch_size=2, n_jobs=1, reduce=reduce, **RK4)
+    table = err.value.result
+    assert list(table["n.w"]) == [20.0, 30.0] and list(table["status"]) == ["completed"] * 2
+
+
 # -- kernel cache ---------------------------------------------------------------------------------
 def test_a_truncated_kernel_cache_is_discarded_and_rebuilt(oscillator, tmp_path, monkeypatch,
                                                           warnings_log):
