@@ -1,8 +1,8 @@
 """rate_bridge: rate-based neural simulation compiled with numba, speaking MNE and TVB."""
 __version__ = "0.1.0.dev0"
 
-from .utils import set_log_level  # noqa: E402
-from .result import Result, ResultBatch  # noqa: E402
+from .utils import set_log_level, UnknownNameError  # noqa: E402
+from .result import Result, ResultBatch, read_result  # noqa: E402
 from . import adapters, forward_models  # noqa: E402
 from .model import load_template, Circuit, Node, Operator, Edge, Variable, ModelError  # noqa
 from .network import Network, Coupling  # noqa: E402

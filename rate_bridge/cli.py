@@ -100,7 +100,7 @@ def cmd_sweep(args):
     base = cfg.get("params") or {}
     design_full = [{**base, **d} for d in design]
     sim = dict(cfg["simulation"])
-    variable = (sim.get("record") or ["pc.v"])[0]
+    variable = (sim.get("record") or list(net.initial_state))[0]   # recorded by default
     df = sweep(net, design_full, sim.pop("duration"), sim.pop("dt"),
                batch_size=args.batch_size, seed=sim.pop("seed", 0),
                noise=cfg.get("noise") or {}, reduce=lambda r: summary_features(r, variable,

@@ -6,7 +6,7 @@ from pathlib import Path
 from .model import ModelError
 from .model.loader import resolve_reference
 from .model.yamlio import loads_yaml, read_yaml
-from .utils import logger
+from .utils import check_option, logger
 
 _TOP = {"connectome", "model", "coupling", "global_coupling", "speed", "params", "noise",
         "simulation", "forward"}
@@ -126,8 +126,7 @@ def run_config(cfg, verbose=None):
     fwd = cfg["forward"]
     if fwd.get("kind", "sphere") == "none":
         return result, None
-    if fwd.get("kind") != "sphere":
-        raise ConfigError(f"forward.kind must be 'sphere' or 'none', got {fwd.get('kind')!r}")
+    check_option("forward.kind", fwd.get("kind"), ("sphere", "none"), error=ConfigError)
     from . import forward_models
     fm = forward_models.from_sphere(conn, montage=fwd.get("montage", "biosemi64"))
     raw = fm.to_raw(result, signal=fwd.get("signal"), moment_scale=fwd.get("moment_scale"),

@@ -4,26 +4,16 @@ Connectivity is stored target-major (CSR rows are targets), as TVB's ``weights[t
 Parameters are per-region arrays; weights, delays and parameters are values handed to the
 compiled kernel at run time, so changing them never recompiles.
 """
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 
 from .compile.graph import flatten
-from .model.errors import ModelError
-from .model.expressions import parse_expression
+from .model.coupling import COUPLING_FUNCTIONS, parse_coupling  # noqa: F401 (documented here)
+from .model.errors import ModelError, UnknownModelNameError
 from .model.templates import Circuit
-from .utils import logger, verbose
-
-#: Named coupling functions: (expression over x_j = delayed source, x_i = target's own value,
-#: default parameters). The network adds ``global_coupling * sum_j w_ij * f(x_j, x_i)``.
-COUPLING_FUNCTIONS = {
-    "linear": ("x_j", {}),
-    "difference": ("x_j - x_i", {}),
-    "kuramoto": ("sin(x_j - x_i)", {}),
-    # Jansen-Rit networks couple through the sigmoid of the delayed pyramidal potential
-    # (e.g. Jansen & Rit 1995, sect. 4; TVB's SigmoidalJansenRit), here with JR's constants.
-    "sigmoidal": ("cmax / (1 + exp(r * (midpoint - x_j)))",
-                  {"cmax": 5.0, "midpoint": 6.0, "r": 0.56}),
-}
+from .utils import UnknownNameError, logger, region_indices, validate_type, verbose
 
 
 class Coupling:
@@ -46,29 +36,9 @@ class Coupling:
 
     def __init__(self, source, target, function="linear", params=None, global_coupling=1.0):
         self.source, self.target = str(source), str(target)
-        if function in COUPLING_FUNCTIONS:
-            text, defaults = COUPLING_FUNCTIONS[function]
-            self.name = function
-        else:
-            text, defaults, self.name = function, {}, "custom"
-        self.expression = parse_expression(text, template="coupling", field="function")
-        self.params = {**defaults, **(params or {})}
-        reserved = sorted(set(self.params) & {"G", "x_j", "x_i"})
-        if reserved:
-            raise ModelError(f"coupling parameter name(s) {reserved} are reserved (G scales the "
-                             "sum, x_j / x_i are the source values)", template="coupling",
-                             field="params")
-        for key, value in self.params.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ModelError(f"coupling parameter {key!r} must be a number, got {value!r}",
-                                 template="coupling", field="params")
-        missing = sorted(self.expression.symbols - {"x_j", "x_i"} - set(self.params))
-        if missing:
-            raise ModelError(f"coupling function {text!r} needs values for {missing} "
-                             "(pass params={...})", template="coupling", field="params")
+        self.name, self.expression, self.params = parse_coupling(
+            function, params, template="coupling", field="function")
         self.global_coupling = _finite(global_coupling, "global_coupling")
-        for key, value in self.params.items():
-            _finite(value, f"coupling parameter {key!r}")
 
     @property
     def pre_transformed(self):
@@ -115,9 +85,7 @@ class Network:
         if len(circuits) != n:
             raise ValueError(f"got {len(circuits)} circuits for {n} regions")
         for i, c in enumerate(circuits):
-            if not isinstance(c, Circuit):
-                raise TypeError(f"circuit of region {self.labels[i]!r} must be a Circuit, got "
-                                f"{type(c).__name__}")
+            validate_type(c, Circuit, f"circuit of region {self.labels[i]!r}")
         self.couplings = list(couplings)
         self.weights, self.delays = _sparse_pair(weights, delays, n)
         self._build_groups(circuits)
@@ -132,7 +100,7 @@ class Network:
     @classmethod
     @verbose
     def from_arrays(cls, weights, node, *, delays=None, labels=None, coupling=None,
-                    coupling_function="linear", coupling_params=None, global_coupling=1.0,
+                    coupling_function=None, coupling_params=None, global_coupling=1.0,
                     allow_negative=False, self_connections=True, name="network", verbose=None):
         """Build a network from a weight matrix and optional delays.
 
@@ -147,11 +115,16 @@ class Network:
         labels : list of str | None
             Region labels (``"r0"...`` by default).
         coupling : (str, str) | list of (str, str) | list of Coupling | None
-            ``(source variable, target input)`` pairs, e.g. ``("pc.v", "pc.m_in_e")``.
-        coupling_function : str
+            ``(source variable, target input)`` pairs, e.g. ``("pc.v", "pc.m_in_e")``. None:
+            the coupling the circuits declare (:attr:`Circuit.coupling
+            <rate_bridge.model.Circuit>`), where the weights hold edges; without edges, none.
+        coupling_function : str | None
             Named function of :data:`COUPLING_FUNCTIONS` or an expression in ``x_j``, ``x_i``.
+            None: for a pair leaving the source the circuits declare, their declared function
+            and parameters (e.g. a sigmoid turning a potential into a rate); ``"linear"`` for
+            any other pair.
         coupling_params : dict | None
-            Parameters of the coupling function.
+            Parameters of the coupling function (over the declared ones, if any).
         global_coupling : float
             Global scaling ``G`` of the coupling.
         allow_negative : bool
@@ -178,10 +151,12 @@ class Network:
         if len(labels) != n:
             raise ValueError(f"{len(labels)} labels for a {n}x{n} weight matrix")
         circuits = _circuits_for(node, n)
-        couplings = _couplings(coupling, coupling_function, coupling_params, global_coupling)
+        couplings = _couplings(coupling, coupling_function, coupling_params, global_coupling,
+                               circuits, has_edges=bool(W.nnz))
         if couplings == [] and W.nnz:
-            raise ValueError("weights were given but no coupling: say which variable drives "
-                             "which input, e.g. coupling=('pc.v', 'pc.m_in_e')")
+            raise ValueError("weights were given but no coupling, and the circuit declares "
+                             "none: say which variable drives which input, "
+                             "coupling=('node.variable', 'node.input')")
         return cls(circuits, labels, W, D, couplings, name=name)
 
     @classmethod
@@ -197,29 +172,29 @@ class Network:
             Its ``weights[target, source]`` (TVB's convention) and ``tract_lengths`` in mm.
         node : Circuit | str | list
             Circuit (or template name) for every region, or one per region.
-        coupling : (str, str) | list
-            ``(source variable, target input)``, e.g. ``("pc.v", "pc.m_in_e")``.
+        coupling : (str, str) | list | None
+            ``(source variable, target input)``, e.g. ``("pc.v", "pc.m_in_e")``; None: the
+            coupling the circuit declares (e.g. the Jansen-Rit template's sigmoid of ``pc.v``
+            into ``pc.m_in_e``).
         coupling_function : str | None
-            See :data:`COUPLING_FUNCTIONS`; ``"sigmoidal"`` by default for Jansen-Rit circuits
-            (source ``pc.v``), ``"linear"`` otherwise.
+            See :data:`COUPLING_FUNCTIONS`; None: the circuit's declared function for a pair
+            leaving its declared source, ``"linear"`` otherwise (see :meth:`from_arrays`).
+        coupling_params : dict | None
+            Parameters of the coupling function.
         global_coupling : float
             ``G``.
         speed : float | None
             Conduction speed in m/s (= mm/ms), positive; per-edge delay = tract length / speed.
             None or ``inf`` means no delays (NaN is refused).
+        %(verbose)s
         """
         from .adapters import Connectome
-        if not isinstance(connectome, Connectome):
-            raise TypeError(f"connectome must be a Connectome (see rate_bridge.adapters."
-                            f"read_connectome), got {type(connectome).__name__}")
+        validate_type(connectome, Connectome, "connectome",
+                      "a Connectome (see rate_bridge.adapters.read_connectome)")
         delays = None
         if speed is not None and not _infinite_speed(speed):
             delays = connectome.delays(speed)
             delays = np.where(connectome.weights != 0, delays, 0.0)
-        if coupling_function is None:
-            pairs = [coupling] if isinstance(coupling, tuple) else (coupling or [])
-            coupling_function = "sigmoidal" if any(
-                isinstance(p, tuple) and p[0] == "pc.v" for p in pairs) else "linear"
         net = cls.from_arrays(connectome.weights, node, delays=delays, labels=connectome.labels,
                               coupling=coupling, coupling_function=coupling_function,
                               coupling_params=coupling_params, global_coupling=global_coupling,
@@ -258,8 +233,9 @@ class Network:
             for gi in src_groups:
                 flat = self.groups[gi]["flat"]
                 if c.source not in flat.variables:
-                    raise ModelError(f"coupling source {c.source!r} is not a variable of circuit "
-                                     f"{flat.name!r} (variables: {flat.variables})")
+                    raise UnknownModelNameError(
+                        f"coupling source {c.source!r} is not a variable of circuit "
+                        f"{flat.name!r} (variables: {flat.variables})")
                 deps = flat.source_dependencies(c.source) & set(flat.inputs)
                 if deps:
                     raise ModelError(f"coupling source {c.source!r} depends on input(s) "
@@ -303,6 +279,14 @@ class Network:
         return self._over_regions("initial")
 
     @property
+    def observables(self):
+        """What measurements see of the regions (:attr:`Circuit.observables
+        <rate_bridge.model.Circuit>`), a fresh copy: one dict, or a list with one per circuit
+        type when regions run different circuits (in the order of ``groups``)."""
+        found = [copy.deepcopy(g["circuit"].observables) for g in self.groups]
+        return found[0] if len(found) == 1 else found
+
+    @property
     def units(self):
         out = {}
         for g in self.groups:
@@ -330,18 +314,7 @@ class Network:
     def _region_indices(self, regions):
         if regions is None:
             return np.arange(self.n_regions)
-        regions = [regions] if isinstance(regions, (str, int, np.integer)) else list(regions)
-        idx = []
-        for r in regions:
-            if isinstance(r, str):
-                if r not in self.labels:
-                    raise KeyError(f"unknown region {r!r}")
-                idx.append(self.labels.index(r))
-            else:
-                if not 0 <= int(r) < self.n_regions:
-                    raise IndexError(f"region index {r} out of range 0..{self.n_regions - 1}")
-                idx.append(int(r))
-        return np.asarray(idx, dtype=np.int64)
+        return region_indices(regions, self.labels)
 
     def set_parameter(self, name, value, regions=None):
         """Set a parameter (or input baseline, edge weight/delay) for all or some regions.
@@ -378,9 +351,9 @@ class Network:
                 store[name][local] = value[[order[r] for r in g["regions"][mask]]]
                 hit = True
         if not hit:
-            raise KeyError(f"{name!r} is not a {'parameter' if where == 'values' else 'state'} "
-                           f"of the selected regions; known: "
-                           f"{sorted({k for g in self.groups for k in g[where]})}")
+            raise UnknownNameError(
+                f"{name!r} is not a {'parameter' if where == 'values' else 'state'} of the "
+                f"selected regions; known: {sorted({k for g in self.groups for k in g[where]})}")
 
     def set_weights(self, weights, delays=None):
         """Replace weights (and delays) — same sparsity pattern or not; no recompilation."""
@@ -390,8 +363,7 @@ class Network:
 
 def _finite(value, what):
     """``value`` as a finite float, or an error naming ``what``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r:.40}")
+    validate_type(value, "numeric", what)
     if not np.isfinite(value):
         raise ValueError(f"{what} must be a finite number, got {value}")
     return float(value)
@@ -400,9 +372,7 @@ def _finite(value, what):
 def _infinite_speed(speed):
     """True for speed = +inf (no delays); errors naming ``speed`` for anything but a positive
     number (NaN included, which would otherwise also mean "no delays")."""
-    if isinstance(speed, (bool, np.bool_)) or not isinstance(speed, (int, float, np.number)):
-        raise TypeError(f"speed must be a number in m/s (or None), got {type(speed).__name__} "
-                        f"{speed!r:.40}")
+    validate_type(speed, "numeric", "speed", "a number in m/s (or None)")
     if not speed > 0:           # NaN, 0 and negative speeds
         raise ValueError(f"speed must be a positive number of m/s (or None / inf for no "
                          f"delays), got {speed}")
@@ -432,9 +402,14 @@ def _circuits_for(node, n):
     return [_as_circuit(node)] * n
 
 
-def _couplings(coupling, function, params, G):
+def _couplings(coupling, function, params, G, circuits, has_edges):
+    """The couplings as given, else the one the circuits declare (only where edges exist: a
+    network without edges has nothing to couple)."""
     if coupling is None:
-        return []
+        declared = _declared_coupling(circuits) if has_edges else None
+        if declared is None:
+            return []
+        coupling = (declared["source"], declared["target"])
     if isinstance(coupling, (Coupling, tuple)):
         coupling = [coupling]
     out = []
@@ -442,10 +417,47 @@ def _couplings(coupling, function, params, G):
         if isinstance(c, Coupling):
             out.append(c)
         elif isinstance(c, (tuple, list)) and len(c) == 2:
-            out.append(Coupling(c[0], c[1], function, params, G))
+            fn, values = (function, params) if function is not None else \
+                _declared_function(circuits, c[0], params)
+            out.append(Coupling(c[0], c[1], fn, values, G))
         else:
             raise TypeError(f"a coupling is (source, target) or a Coupling, got {c!r}")
     return out
+
+
+def _declarations(circuits):
+    """``[(circuit name, declared coupling or None)]`` over the distinct circuits."""
+    unique = {id(c): c for c in circuits}.values()
+    return [(c.name, c.coupling) for c in unique]
+
+
+def _declared_coupling(circuits):
+    """The coupling every circuit declares (None if none does); refused if they differ."""
+    found = _declarations(circuits)
+    if len({repr(d) for _, d in found}) > 1:
+        raise ValueError(f"coupling=None, but the regions' circuits declare different couplings "
+                         f"({_listing(found)}); pass coupling=(source, target)")
+    return found[0][1]
+
+
+def _declared_function(circuits, source, params):
+    """(function, params) for a pair leaving ``source``: the declared ones, else linear."""
+    found = [(name, d) for name, d in _declarations(circuits)
+             if d is not None and d["source"] == source]
+    if not found:
+        return "linear", params
+    if len({repr((d["function"], d["params"])) for _, d in found}) > 1:
+        raise ValueError(f"the circuits couple {source!r} through different functions "
+                         f"({_listing(found)}); pass coupling_function=")
+    declared = found[0][1]
+    if params is not None and not isinstance(params, dict):
+        return declared["function"], params          # refused, by name, by the Coupling
+    return declared["function"], {**declared["params"], **(params or {})}
+
+
+def _listing(declarations):
+    return "; ".join(f"{name}: " + (f"{d['source']} -> {d['target']} {d['function']}"
+                                    if d else "none") for name, d in declarations)
 
 
 def _check_matrix(mat, what, allow_negative):

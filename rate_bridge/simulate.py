@@ -1,6 +1,5 @@
 """simulate(): values in, one compiled kernel call, labelled results out."""
 import math
-import numbers
 import os
 import threading
 import time
@@ -13,7 +12,7 @@ from .compile.integrators import INTEGRATORS, STOCHASTIC_VERSION
 from .model.templates import Circuit
 from .network import Network
 from .result import Result, ResultBatch
-from .utils import logger, verbose
+from .utils import UnknownNameError, check_option, logger, validate_type, verbose
 
 #: most integration steps of one run (the kernel counts steps in int64)
 MAX_STEPS = 2 ** 62
@@ -139,10 +138,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     R = net.n_regions
     record = _record_names(net, record)
     rec_every, sfreq = _decimation(dt, sampling_rate)
-    for name, value, allowed in (("record_mode", record_mode, ("decimate", "average")),
-                                 ("delay_mode", delay_mode, ("round", "interpolate"))):
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    check_option("record_mode", record_mode, ("decimate", "average"))
+    check_option("delay_mode", delay_mode, ("round", "interpolate"))
     n_samples = n_steps // rec_every
     if n_samples < 1:
         raise ValueError(f"duration {duration} s holds no sample at {sfreq} Hz")
@@ -193,7 +190,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
 
     common = {
         "model": net.groups[0]["circuit"].name if len(net.groups) == 1 else
-        [g["circuit"].name for g in net.groups],
+        [g["circuit"].name for g in net.groups], "observables": net.observables,
         "network": net.name, "n_regions": R, "integrator": integrator, "dt": dt,
         "duration": duration, "sampling_rate": sfreq, "record_mode": record_mode,
         "delay_mode": delay_mode, "noise": {k: np.asarray(v).tolist() for k, v in noise.items()},
@@ -221,10 +218,7 @@ def _as_network(model):
 
 def _seconds(value, name):
     """A positive finite number of seconds, or an error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__} "
-                        f"{value!r:.40}")
-    value = float(value)
+    value = float(validate_type(value, "numeric", name, "a number of seconds"))
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive number of seconds, got {value}")
     return value
@@ -248,9 +242,7 @@ def _steps(duration, dt):
 
 
 def _seed_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int (or None), got {type(value).__name__} "
-                        f"{value!r:.40}")
+    validate_type(value, "int", name, "an int (or None)")
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return int(value)
@@ -284,8 +276,7 @@ def _n_jobs(n_jobs):
     if n_jobs is None:
         return None
     expected = "None, -1 (all cores) or a positive int"
-    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
-        raise TypeError(f"n_jobs must be {expected}, got {type(n_jobs).__name__} {n_jobs!r:.40}")
+    validate_type(n_jobs, "int", "n_jobs", expected)
     if n_jobs == -1:
         return _max_threads()
     if n_jobs < 1:
@@ -297,9 +288,7 @@ def _n_jobs(n_jobs):
 
 def _integrator(net, integrator, noise):
     """The scheme to run: a stochastic one when noise acts on a state."""
-    if integrator not in INTEGRATORS:
-        raise ValueError(f"unknown integrator {integrator!r}; choose one of "
-                         f"{sorted(INTEGRATORS)}")
+    check_option("integrator", integrator, sorted(INTEGRATORS))
     if not any(name in net.initial_state for name in noise):
         return integrator
     if integrator not in STOCHASTIC_VERSION:
@@ -317,15 +306,15 @@ def _record_names(net, record):
     record = list(dict.fromkeys(record)) if record is not None else list(net.initial_state)
     for name in record:
         if name not in variables:
-            raise KeyError(f"cannot record {name!r}: not a variable of the model; variables: "
-                           f"{variables}")
+            raise UnknownNameError(f"cannot record {name!r}: not a variable of the model; "
+                                   f"variables: {variables}")
     return record
 
 
 def _decimation(dt, sampling_rate):
     if sampling_rate is None:
         sampling_rate = min(1000.0, 1.0 / dt)
-    sampling_rate = float(sampling_rate)
+    sampling_rate = float(validate_type(sampling_rate, ("numeric", None), "sampling_rate"))
     if not sampling_rate > 0:
         raise ValueError(f"sampling_rate must be > 0 Hz, got {sampling_rate}")
     ratio = 1.0 / (dt * sampling_rate)
@@ -342,7 +331,7 @@ def _check_names(net, spec_dict, what, kinds):
     for name in spec_dict:
         kinds_found = {g["flat"].kinds.get(name) for g in net.groups} - {None}
         if not kinds_found:
-            raise KeyError(f"{what}: the model has no variable {name!r}")
+            raise UnknownNameError(f"{what}: the model has no variable {name!r}")
         for kind in kinds_found:
             if kind not in kinds:
                 raise ValueError(f"{what}: {name!r} is a {kind}; {what} can act on "
@@ -356,8 +345,7 @@ DENSE_MAX_BYTES = 2 ** 28
 
 
 def _parallel_mode(parallel, B, R, n_jobs):
-    if parallel not in ("auto", "batch", "nodes"):
-        raise ValueError(f"parallel must be 'auto', 'batch' or 'nodes', got {parallel!r}")
+    check_option("parallel", parallel, ("auto", "batch", "nodes"))
     if parallel != "auto":
         return parallel
     # region-parallel steps open several parallel sections per step; measured slower than
@@ -408,14 +396,15 @@ def _values(net, spec, batch, initial_state):
     init = dict(net.initial_state)
     for name, value in (initial_state or {}).items():
         if name not in init:
-            raise KeyError(f"initial_state: {name!r} is not a state; states: {sorted(init)}")
+            raise UnknownNameError(f"initial_state: {name!r} is not a state; states: "
+                                   f"{sorted(init)}")
         init[name] = _per_region(value, R, f"initial_state[{name!r}]")
     for b, values in enumerate(batch):
-        if not isinstance(values, dict):
-            raise TypeError(f"params[{b}] must be a dict, got {type(values).__name__}")
+        validate_type(values, dict, f"params[{b}]")
         unknown = sorted(set(values) - known)
         if unknown:
-            raise KeyError(f"unknown parameter(s) {unknown}; parameters: {sorted(known)}")
+            raise UnknownNameError(f"unknown parameter(s) {unknown}; parameters: "
+                                   f"{sorted(known)}")
         member = f" (batch member {b})" if B > 1 else ""
         if "global_coupling" in values:      # checked even where no coupling reads it
             _scalar(values["global_coupling"], f"params['global_coupling']{member}")
@@ -583,7 +572,8 @@ def _history(net, spec, history, cpar):
     series = {}
     for c in net.couplings:
         if c.source not in history:
-            raise KeyError(f"history: no values for the coupled variable {c.source!r}")
+            raise UnknownNameError(f"history: no values for the coupled variable "
+                                   f"{c.source!r}")
         arr = np.asarray(history[c.source], dtype=float)
         if arr.ndim == 0:
             arr = np.full((1, R), float(arr))

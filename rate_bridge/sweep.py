@@ -5,12 +5,11 @@ kernel call (parallel over the batch). Point ``i`` of the design always uses ``s
 sweep gives the same numbers however it is split into batches or spread over workers.
 """
 import itertools
-import numbers
 
 import numpy as np
 
 from .simulate import SimulationInterrupted, simulate
-from .utils import logger, progress_bar, verbose
+from .utils import logger, progress_bar, validate_type, verbose
 
 
 def grid(**axes):
@@ -98,6 +97,7 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
         ``lambda r: summary_features(r, "pc.v")``); without it all Results are kept.
     client : dask.distributed.Client | None
         Spread batches over a dask cluster (``pip install rate_bridge[dist]``).
+    %(verbose)s
     **simulate_kwargs
         Passed to :func:`~rate_bridge.simulate` (integrator, record, noise, ...).
 
@@ -116,9 +116,9 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
     design = list(design)
     if not design:
         raise ValueError("the design is empty")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r:.40}")
+    validate_type(batch_size, "int", "batch_size", "a positive int", error=ValueError)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size}")
     chunks = [(start, design[start:start + batch_size])
               for start in range(0, len(design), batch_size)]
     kwargs = dict(duration=duration, dt=dt, **simulate_kwargs)

@@ -100,5 +100,5 @@ def test_plot(conn):
     assert np.ma.is_masked(arr[0, 0]) or np.isnan(arr[0, 0])  # zeros blank on log scale
     assert arr[1, 2] == np.log10(4.0)
     plt.close(fig)
-    with pytest.raises(TypeError, match="conn must be Connectome"):
+    with pytest.raises(TypeError, match="conn must be a Connectome"):
         plot_connectome(W)

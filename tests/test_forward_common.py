@@ -13,6 +13,7 @@ import pytest
 
 from rate_bridge import Result
 from rate_bridge.adapters import Connectome
+from rate_bridge.model import library_templates, load_template
 
 
 def tvb_path(*parts):
@@ -56,7 +57,10 @@ def make_result(labels, n_times=2000, sfreq=1000.0, model="jansen_rit", var="pc.
     rec = {var: data}
     if extra:
         rec.update(extra(t, len(labels)))
-    prov = {"model": model, "sampling_rate": sfreq}
+    # as simulate() writes it: the template's declared observables travel with the result
+    shipped = {n for names in library_templates().values() for n in names}
+    prov = {"model": model, "sampling_rate": sfreq,
+            "observables": load_template(model).observables if model in shipped else {}}
     prov.update(provenance or {})
     return Result(t, rec, labels, {k: "mV" for k in rec}, prov)
 

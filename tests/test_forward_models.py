@@ -142,11 +142,11 @@ def test_signal_combinations_and_callable(fm_small):
 def test_template_default_signal_and_scale(fm_small):
     conn = small_conn()
     res = make_result(conn.labels)
-    raw = fm_small.to_raw(res)  # jansen_rit: pc.v, 1e-8 A·m per mV
+    raw = fm_small.to_raw(res)  # jansen_rit declares pc.v, 1e-8 A·m per mV
     expect = fm_small.to_raw(res, signal="pc.v", moment_scale=1e-8)
     np.testing.assert_allclose(raw.get_data(), expect.get_data())
     other = make_result(conn.labels, model="my_model")
-    with pytest.raises(ValueError, match="no default source signal"):
+    with pytest.raises(ValueError, match="signal=None .* declares no 'eeg_meg' observable"):
         fm_small.to_raw(other)
     with pytest.raises(ValueError, match="moment_scale"):
         fm_small.to_raw(other, signal="pc.v")

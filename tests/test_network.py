@@ -251,8 +251,8 @@ def test_bad_connectivity_is_refused():
         rb.Network.from_arrays(np.ones((2, 2)), jr, coupling=cpl, labels=["a", "b", "c"])
     with pytest.raises(ValueError, match="delays must be finite and >= 0|negative"):
         rb.Network.from_arrays(np.ones((2, 2)), jr, coupling=cpl, delays=[[0, -1], [0, 0]])
-    with pytest.raises(ValueError, match="no coupling"):
-        rb.Network.from_arrays(np.ones((2, 2)), jr)
+    with pytest.raises(ValueError, match="no coupling, and the circuit declares none"):
+        rb.Network.from_arrays(np.ones((2, 2)), _leaky())
     with pytest.raises(rb.ModelError, match="not an input"):
         rb.Network.from_arrays(np.ones((2, 2)), jr, coupling=("pc.m_out", "pc.psp_e"))
     with pytest.raises(rb.ModelError, match="depends on input"):
@@ -277,3 +277,22 @@ def test_size_mismatches_and_too_long_delays_are_refused():
         rb.simulate(net, 1.0, 1e-3, inputs={"n.I": np.zeros((1000, 2))})
     with pytest.raises(KeyError, match="unknown region"):
         net.set_parameter("n.tau", 0.1, regions=["nowhere"])
+
+
+def test_every_network_size_runs_on_one_compiled_kernel(tvb_connectivity_76):
+    """Sizes are run-time values: 68 and 96 regions share the kernel of the 76-region one."""
+    from rate_bridge.compile.cache import kernel_for
+    rng = np.random.default_rng(3)
+    modules, keys = [], set()
+    for n in (68, 96):
+        W = rng.uniform(0, 1, (n, n)) * (rng.uniform(size=(n, n)) < 0.3)
+        net = rb.Network.from_arrays(W, "jansen_rit", coupling=("pc.m_out", "pc.m_in_e"),
+                                     delays=rng.uniform(0, 0.02, (n, n)), global_coupling=0.05)
+        res = rb.simulate(net, 0.05, 1e-4, integrator="heun", record=["pc.v"], n_jobs=1)
+        assert res["pc.v"].shape == (50, n) and np.isfinite(res["pc.v"]).all()
+        keys.add(res.provenance["kernel"])
+        spec = rb.compile.KernelSpec([g["flat"] for g in net.groups], net.couplings, "heun",
+                                     "batch", [n])
+        modules.append(kernel_for(spec)[0])
+    assert len(keys) == 1 and modules[0] is modules[1]
+    assert len(modules[0].run_serial.signatures) == 1       # compiled (or loaded) once

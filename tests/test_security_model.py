@@ -317,7 +317,7 @@ def test_names_changed_by_hand_are_checked_again_before_compiling():
     circuit = Circuit("c", {"n": Node("n", [_op()])})
     circuit.name = "c; import os"
     with pytest.raises(ModelError, match="circuit name"):
-        circuit.to_network()
+        rb.Network.from_circuit(circuit)
 
 
 # -- fuzz --------------------------------------------------------------------------------------

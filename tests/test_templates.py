@@ -38,7 +38,7 @@ def test_library_templates_load_and_are_inspectable():
 
 
 def test_generated_code_can_be_printed():
-    code = rb.load_template("jansen_rit").show_code("rk4")
+    code = rb.Network.from_circuit("jansen_rit").show_code("rk4")
     assert "def _stage(" in code and "_fexp(" in code and "rk4" in code
     compile(code, "<kernel>", "exec")            # valid Python
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils import validate_type
 from . import _files as F
 
 #: printf format that round-trips every float64 exactly (17 significant digits).
@@ -18,10 +19,7 @@ _COMPRESSIONS = (".bz2", ".gz")
 
 def as_path(path, what="path"):
     """Return ``path`` as a :class:`~pathlib.Path` or raise a TypeError saying what was got."""
-    if isinstance(path, (str, os.PathLike)):
-        return Path(path).expanduser()
-    raise TypeError(f"{what} must be a str or path-like, got {type(path).__name__} "
-                    f"({path!r:.80})")
+    return Path(validate_type(path, "path-like", what)).expanduser()
 
 
 def check_exists(path):
@@ -252,18 +250,6 @@ def format_row(values):
 
 def format_matrix(mat):
     return "\n".join(format_row(row) for row in np.asarray(mat, dtype=float)) + "\n"
-
-
-def build_connectome(source, **kwargs):
-    """Create a :class:`Connectome`, re-raising its validation errors with the file name."""
-    from .connectome import Connectome
-    name = kwargs.pop("name", None) or stem(source)
-    try:
-        conn = Connectome(name=str(source), **kwargs)
-    except ValueError as err:
-        raise ValueError(str(err)) from None
-    conn.name = str(name)
-    return conn
 
 
 def writable_target(path, overwrite, conn=None, fmt=None):

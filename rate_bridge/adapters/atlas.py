@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import check_option, logger, verbose
 from . import _common as C
 from . import _files as F
 from .parcellation import Parcellation
@@ -317,8 +317,7 @@ def read_surface(path, *, verbose=None):
         GIFTI (``.gii``, pointset + triangle arrays), TVB surface (``.zip`` or folder with
         ``vertices.txt``, ``triangles.txt`` and optionally ``vertex_normals.txt``), or a
         FreeSurfer geometry file (``lh.white``, ``rh.pial``...).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -484,8 +483,7 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
         Override the frame (default: from the file).
     name : str | None
         Name (default the file stem).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -522,8 +520,7 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
         raise ValueError(f"{path}: {codes.size} labelled vertices but the surface {sname} has "
                          f"{verts.shape[0]} vertices")
     hemi = hemi or file_hemi or (None if table is None else _hemi_from_name(path))
-    if hemi not in (None, "lh", "rh"):
-        raise ValueError(f"hemi must be 'lh', 'rh' or None, got {hemi!r}")
+    check_option("hemi", hemi, ("lh", "rh", None))
     hemispheres = None
     if table is None:  # TVB region mapping: codes are region indices
         if codes.min() < 0:

@@ -1,6 +1,8 @@
 """The :class:`Connectome`: one structure every connectome reader produces and every writer takes."""
 import numpy as np
 
+from ._common import stem
+
 
 class Connectome:
     """Structural connectivity of a set of brain regions.
@@ -146,6 +148,26 @@ class Connectome:
         :func:`rate_bridge.adapters.plot_connectome`)."""
         from .operations import plot_connectome
         return plot_connectome(self, **kwargs)
+
+
+def build_connectome(source, **kwargs):
+    """Create a :class:`Connectome` for a reader, its validation errors naming the file.
+
+    Parameters
+    ----------
+    source : str | path-like
+        The file (or folder) read; names the errors, and the connectome after its stem
+        unless ``name`` is given.
+    **kwargs
+        Arguments of :class:`Connectome`.
+    """
+    name = kwargs.pop("name", None) or stem(source)
+    try:
+        conn = Connectome(name=str(source), **kwargs)
+    except ValueError as err:
+        raise ValueError(str(err)) from None
+    conn.name = str(name)
+    return conn
 
 
 def _as_float_matrix(arr, what, name):

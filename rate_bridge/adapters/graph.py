@@ -15,9 +15,10 @@ import io
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import logger, validate_type, verbose
 from . import _common as C
 from . import _files as F
+from .connectome import build_connectome
 
 _CENTRE_KEYS = ("centre", "center", "pos")
 
@@ -102,8 +103,7 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
         Frame of node centres; default the graph attribute ``coord_frame`` or ``"unknown"``.
     name : str | None
         Name of the connectome; default the graph's ``name`` or ``"networkx graph"``.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -111,9 +111,7 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
         Regions in node order.
     """
     import networkx as nx
-    if not isinstance(graph, nx.Graph):
-        raise TypeError(f"graph must be a networkx Graph or DiGraph, got "
-                        f"{type(graph).__name__}")
+    validate_type(graph, nx.Graph, "graph", "a networkx Graph or DiGraph")
     where = f"networkx graph {graph.graph.get('name') or ''!r}".replace(" ''", "")
     if graph.is_multigraph():
         raise ValueError(f"{where}: multigraphs are not supported (parallel edges are "
@@ -183,7 +181,7 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
         fields["areas"] = [v[0] for v in area]
     if coord_frame is None:
         coord_frame = graph.graph.get("coord_frame", "unknown")
-    conn = C.build_connectome(where, weights=w, tract_lengths=tl, labels=labels,
+    conn = build_connectome(where, weights=w, tract_lengths=tl, labels=labels,
                               coord_frame=coord_frame,
                               name=name or graph.graph.get("name") or "networkx graph", **fields)
     logger.info(f"Converted {where} to {conn!r}")
@@ -215,8 +213,7 @@ def read_graphml(path, *, speed=None, coord_frame=None, verbose=None):
         Conduction speed in m/s to turn edge ``delay`` attributes (ms) into lengths (mm).
     coord_frame : str | None
         Frame of the node centres (default the graph's ``coord_frame`` or ``"unknown"``).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -254,8 +251,7 @@ def write_graphml(conn, path, *, overwrite=False, verbose=None):
         Output ``.graphml`` file.
     overwrite : bool
         Replace an existing file.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

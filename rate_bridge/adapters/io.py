@@ -1,6 +1,6 @@
 """Dispatch: :func:`read_connectome` / :func:`write_connectome` choose the format from the
 path's extension (or the object's type)."""
-from ..utils import verbose
+from ..utils import check_option, validate_type, verbose
 from . import _common as C
 from .connectome import Connectome
 from .graph import from_networkx, read_graphml, write_graphml
@@ -26,8 +26,7 @@ def read_connectome(source, *, verbose=None, **kwargs):
         * ``.graphml``: GraphML (:func:`read_graphml`);
         * a NetworkX graph (:func:`from_networkx`; edge ``u -> v`` = source u, target v);
         * a :class:`Connectome` (a copy is returned).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
     **kwargs
         Passed to the format's reader (e.g. ``tract_lengths=``, ``labels=`` for matrices,
         ``speed=`` for graphs with delays).
@@ -92,8 +91,7 @@ def write_connectome(conn, path, *, fmt=None, overwrite=False, verbose=None):
         Force a format (``"tvb"`` with a path without ``.zip`` writes a TVB folder).
     overwrite : bool
         Replace existing files.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -101,8 +99,7 @@ def write_connectome(conn, path, *, fmt=None, overwrite=False, verbose=None):
         What was written. Reading it back with :func:`read_connectome` gives identical arrays
         (floats are written with 17 significant digits).
     """
-    if not isinstance(conn, Connectome):
-        raise TypeError(f"conn must be a Connectome, got {type(conn).__name__}")
+    validate_type(conn, Connectome, "conn")
     path = C.as_path(path)
     if fmt is None:
         ext = C.suffixes(path)
@@ -110,6 +107,5 @@ def write_connectome(conn, path, *, fmt=None, overwrite=False, verbose=None):
         if fmt is None:
             raise ValueError(f"{path}: unknown extension {ext!r} for writing a connectome; "
                              f"supported: {sorted(_WRITE_EXTS)} (or fmt='tvb' for a folder)")
-    if fmt not in _WRITERS:
-        raise ValueError(f"fmt must be one of {sorted(_WRITERS)} or None, got {fmt!r}")
+    check_option("fmt", fmt, sorted(_WRITERS), extra=" or None")
     return _WRITERS[fmt](conn, path, overwrite=overwrite)

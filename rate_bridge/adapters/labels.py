@@ -14,7 +14,7 @@ uses **mm**. These functions
 """
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import UnknownNameError, logger, validate_type, verbose
 from . import _common as C
 from .parcellation import Parcellation
 
@@ -30,8 +30,7 @@ def _check_labels(labels):
         if isinstance(lab, mne.BiHemiLabel):
             raise ValueError(f"label {lab.name!r} spans both hemispheres (BiHemiLabel); pass "
                              f"its .lh and .rh parts as separate labels")
-        if not isinstance(lab, mne.Label):
-            raise TypeError(f"labels must be mne.Label objects, got {type(lab).__name__}")
+        validate_type(lab, mne.Label, "labels", "a list of mne.Label objects")
         if lab.hemi not in ("lh", "rh"):
             raise ValueError(f"label {lab.name!r} has hemi {lab.hemi!r}, expected 'lh' or 'rh'")
         if len(lab.vertices) == 0:
@@ -71,8 +70,7 @@ def labels_to_parcellation(labels, *, src=None, name="labels", verbose=None):
         positions (mm). Without it, centroids are the mean of ``label.pos`` (m -> mm).
     name : str
         Name of the parcellation.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -230,7 +228,7 @@ def parcellation_to_labels(parc, *, regions=None, subject=None):
     regions = parc.labels if regions is None else list(regions)
     unknown = [r for r in regions if r not in index]
     if unknown:
-        raise ValueError(f"{parc.name}: no regions {unknown[:10]} in the parcellation")
+        raise UnknownNameError(f"{parc.name}: no regions {unknown[:10]} in the parcellation")
     out = []
     for r in regions:
         verts = np.flatnonzero(parc.region_mapping == index[r])
@@ -265,6 +263,6 @@ def connectome_to_labels(conn, parc, *, subject=None):
     have = set(parc.labels)
     missing = [r for r in conn.labels if r not in have]
     if missing:
-        raise ValueError(f"{conn.name}: regions {missing[:10]} are not in the parcellation "
-                         f"{parc.name!r}")
+        raise UnknownNameError(f"{conn.name}: regions {missing[:10]} are not in the "
+                               f"parcellation {parc.name!r}")
     return parcellation_to_labels(parc, regions=conn.labels, subject=subject)

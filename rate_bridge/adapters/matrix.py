@@ -27,6 +27,7 @@ import numpy as np
 from ..utils import logger, verbose
 from . import _common as C
 from . import _files as F
+from .connectome import build_connectome
 
 TEXT_EXTS = (".csv", ".tsv", ".txt")
 _COMPRESSED = tuple(e + c for e in TEXT_EXTS for c in (".gz", ".bz2"))
@@ -383,8 +384,7 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
         Frame of the centres (default stored one or ``"unknown"``).
     name : str | None
         Connectome name (default: stored one or the file stem).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -478,7 +478,7 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
                 stored.setdefault("coord_frame", tframe)
     if centres is not None:
         centres = C.check_centres(centres, n, where)
-    conn = C.build_connectome(path, weights=weights, tract_lengths=lengths,
+    conn = build_connectome(path, weights=weights, tract_lengths=lengths,
                               labels=final_labels, centres=centres,
                               coord_frame=coord_frame or stored.get("coord_frame", "unknown"),
                               name=name or stored.get("name") or C.stem(path), **fields)
@@ -505,8 +505,7 @@ def write_npz(conn, path, *, overwrite=False, verbose=None):
         Output file (written as given, ``.npz`` is not appended).
     overwrite : bool
         Replace an existing file.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -558,8 +557,7 @@ def write_csv(conn, path, *, overwrite=False, verbose=None):
         Output ``.csv`` or ``.tsv`` file.
     overwrite : bool
         Replace existing files.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -2,7 +2,7 @@
 and plotting. Every function returns a new :class:`Connectome` (the input is not changed)."""
 import numpy as np
 
-from ..utils import logger, validate_type
+from ..utils import UnknownNameError, check_option, logger, validate_type
 from .connectome import Connectome
 
 NORMALISATIONS = ("max", "row_sum", "spectral_radius")
@@ -38,8 +38,7 @@ def normalise(conn, method="max"):
     """
     validate_type(conn, Connectome, "conn")
     w = conn.weights
-    if method not in NORMALISATIONS:
-        raise ValueError(f"method must be one of {NORMALISATIONS}, got {method!r}")
+    check_option("method", method, NORMALISATIONS)
     if not np.any(w):
         raise ValueError(f"{conn.name}: cannot normalise an all-zero weights matrix")
     if method == "max":
@@ -117,8 +116,7 @@ def symmetrise(conn, method="mean"):
         (non-zero), the known one otherwise.
     """
     validate_type(conn, Connectome, "conn")
-    if method not in SYMMETRISATIONS:
-        raise ValueError(f"method must be one of {SYMMETRISATIONS}, got {method!r}")
+    check_option("method", method, SYMMETRISATIONS)
     w = conn.weights
     new_w = {"mean": (w + w.T) / 2, "max": np.maximum(w, w.T), "min": np.minimum(w, w.T)}[method]
     tl = conn.tract_lengths
@@ -162,8 +160,8 @@ def select_regions(conn, regions):
         else:
             unknown.append(r)
     if unknown:
-        raise ValueError(f"{conn.name}: unknown regions {unknown[:10]}; labels are "
-                         f"{conn.labels[:10]}{' ...' if conn.n_regions > 10 else ''}")
+        raise UnknownNameError(f"{conn.name}: unknown regions {unknown[:10]}; labels are "
+                               f"{conn.labels[:10]}{' ...' if conn.n_regions > 10 else ''}")
     if len(set(idx)) != len(idx):
         dup = sorted({conn.labels[i] for i in idx if idx.count(i) > 1})
         raise ValueError(f"{conn.name}: regions selected more than once: {dup}")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import _common as C
+from .connectome import build_connectome
 
 
 class Parcellation:
@@ -151,7 +152,7 @@ class Parcellation:
         if w.shape[0] != self.n_regions:
             raise ValueError(f"{where}: weights are {w.shape[0]} x {w.shape[1]} but the "
                              f"parcellation has {self.n_regions} regions")
-        return C.build_connectome(where, weights=w, tract_lengths=tract_lengths,
+        return build_connectome(where, weights=w, tract_lengths=tract_lengths,
                                   labels=self.labels, centres=self.centroids,
                                   coord_frame=self.coord_frame, orientations=self.normals,
                                   areas=self.areas, hemispheres=self.hemispheres, name=where)

@@ -27,6 +27,7 @@ import numpy as np
 from ..utils import logger, verbose
 from . import _common as C
 from . import _files as F
+from .connectome import build_connectome
 
 # stem of the file inside the archive -> Connectome field
 _ROLES = {
@@ -119,8 +120,7 @@ def read_tvb_connectome(n_regions=76, *, verbose=None):
     ----------
     n_regions : int
         Number of regions: 66, 68, 76, 96 or 192 with tvb-data 2.x/3.x.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -305,8 +305,7 @@ def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbo
         Never applied to files written by rate_bridge (which store what they had).
     name : str | None
         Connectome name; default the name in ``info.txt`` or the file's stem.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -396,7 +395,7 @@ def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbo
             fields["hemispheres"] = hemi
     if coord_frame is None:
         coord_frame = info.get("coord_frame", "tvb")
-    conn = C.build_connectome(path, weights=weights, tract_lengths=lengths, labels=labels,
+    conn = build_connectome(path, weights=weights, tract_lengths=lengths, labels=labels,
                               centres=centres, coord_frame=coord_frame,
                               name=name or info.get("name") or C.stem(path), **fields)
     logger.info(f"Read {conn!r} from {path}")
@@ -448,8 +447,7 @@ def write_tvb(conn, path, *, overwrite=False, verbose=None):
         ``something.zip`` for an archive; otherwise a folder (created if needed).
     overwrite : bool
         Replace an existing file (folders: existing TVB files in it).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -19,7 +19,7 @@ from .sensors import make_sensor_info
 from .meg import make_meg_info, helmet_names
 from .surfaces import Surface, read_surface, remesh_radial, icosphere
 from .placement import Placement, place_sources, fit_sphere, axes_matrix
-from .signals import TEMPLATE_DEFAULTS, region_order
+from .signals import declared_observable, region_order
 from .bem import from_bem, make_bem, fit_points_to_surface
 from .user_forward import from_forward
 from .tvb_projection import from_tvb_projection, read_tvb_head, TVBHead
@@ -31,7 +31,7 @@ __all__ = [
     "ForwardModel", "SourceMap", "from_sphere", "default_eeg", "make_sphere",
     "make_sensor_info", "make_meg_info", "helmet_names", "Surface", "read_surface",
     "remesh_radial", "icosphere", "Placement", "place_sources", "fit_sphere", "axes_matrix",
-    "TEMPLATE_DEFAULTS", "region_order", "from_bem", "make_bem", "fit_points_to_surface",
+    "declared_observable", "region_order", "from_bem", "make_bem", "fit_points_to_surface",
     "from_forward", "from_tvb_projection", "read_tvb_head", "TVBHead", "save_psd_topomap",
     "sphere_dipole_potential", "from_gain",
 ]

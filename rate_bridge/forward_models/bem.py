@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import UnknownNameError, logger, verbose
 from .placement import fit_sphere
 from .sensors import eeg_positions, make_sensor_info
 from .sources import _check_in_head, compute_forward_model, make_sources
@@ -47,7 +47,7 @@ def _as_layers(surfaces, trans=None):
     if isinstance(surfaces, dict):
         unknown = set(surfaces) - set(LAYERS)
         if unknown:
-            raise ValueError(f"surface keys must be {LAYERS}, got {sorted(unknown)}")
+            raise UnknownNameError(f"surface keys must be {LAYERS}, got {sorted(unknown)}")
         if "inner_skull" not in surfaces:
             raise ValueError("a BEM needs at least an 'inner_skull' surface")
         keys = [k for k in LAYERS if k in surfaces]
@@ -101,8 +101,7 @@ def make_bem(surfaces, *, conductivity=None, ico=4, trans=None, cache_dir=None, 
         Affine (mm) taking the surfaces into the head frame.
     cache_dir : path-like | False | None
         Where to cache the solution (default :func:`cache_dir_default`); False disables it.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -254,8 +253,7 @@ def from_bem(conn, surfaces=None, montage="biosemi64", *, bem=None, meg=False, s
         Fit the EEG electrodes onto the scalp by scale + shift (:func:`fit_points_to_surface`).
         ``"auto"``: only for montages given by name (templates, not an individual's
         digitisation).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import check_known, check_option, logger, verbose
 from .placement import fit_sphere
 
 _COIL_MAG = 3024    # FIFF.FIFFV_COIL_VV_MAG_T3   (Vectorview magnetometer, 25.8 mm square)
@@ -29,9 +29,7 @@ def read_helmet(name="306m"):
         Unit normals pointing away from the head.
     """
     import mne
-    names = helmet_names()
-    if name not in names:
-        raise ValueError(f"unknown helmet {name!r}; MNE ships {names}")
+    check_known(name, helmet_names(), "helmet")
     path = os.path.join(os.path.dirname(mne.__file__), "data", "helmets", f"{name}.fif.gz")
     surf = mne.read_bem_surfaces(path, verbose=False)[0]
     rr = np.asarray(surf["rr"], float) * 1e3
@@ -97,16 +95,14 @@ def make_meg_info(helmet="306m", *, kind="mag", n_sensors=102, center=(0.0, 0.0,
         Outward shift (mm) of the sensors from the helmet surface.
     sfreq : float
         Sampling rate written into the Info (Hz).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
     info : mne.Info
     """
     import mne
-    if kind not in ("mag", "grad", "both"):
-        raise ValueError(f"kind must be 'mag', 'grad' or 'both', got {kind!r}")
+    check_option("kind", kind, ("mag", "grad", "both"))
     rr, nn = read_helmet(helmet)
     idx = farthest_point_sample(rr, n_sensors if n_sensors is not None else len(rr))
     rr = rr[idx] + float(distance) * nn[idx]

@@ -8,7 +8,8 @@ import numbers
 
 import numpy as np
 
-from ..utils import logger, progress_bar, verbose
+from ..utils import (UnknownNameError, check_option, logger, progress_bar, validate_type,
+                     verbose)
 from .signals import SourceSignal, region_order, resolve_moment_scale
 
 _UNITS = {"eeg": "V", "mag": "T", "grad": "T/m"}
@@ -33,8 +34,7 @@ class SourceMap:
 
     def __init__(self, kind, vertices, weights, subject=None, src=None):
         import scipy.sparse as sp
-        if kind not in ("surface", "volume"):
-            raise ValueError(f"kind must be 'surface' or 'volume', got {kind!r}")
+        check_option("kind", kind, ("surface", "volume"))
         self.kind = kind
         self.vertices = [np.asarray(v, dtype=np.int64) for v in vertices]
         self.weights = sp.csr_matrix(weights)
@@ -79,8 +79,7 @@ class ForwardModel:
     def __init__(self, gain, info, labels, *, forward=None, source_map=None, kind="custom",
                  mode="mean", provenance=None):
         import mne
-        if not isinstance(info, mne.Info):
-            raise TypeError(f"info must be an mne.Info, got {type(info).__name__}")
+        validate_type(info, mne.Info, "info")
         gain = np.array(gain, dtype=float)
         labels = [str(x) for x in labels]
         if gain.ndim != 2:
@@ -153,8 +152,8 @@ class ForwardModel:
             elif p in self.info.ch_names:
                 want.add(self.info.ch_names.index(p))
             else:
-                raise ValueError(f"pick {p!r} is neither a channel type of this model "
-                                 f"{self.ch_types} nor one of its channels")
+                raise UnknownNameError(f"pick {p!r} is neither a channel type of this model "
+                                       f"{self.ch_types} nor one of its channels")
         idx = sorted(want)
         if not idx:
             raise ValueError(f"no channels picked by {picks}")
@@ -170,8 +169,7 @@ class ForwardModel:
     # -- projection -------------------------------------------------------------------------
     def _moments_setup(self, result, signal, moment_scale, demean):
         from ..result import Result
-        if not isinstance(result, Result):
-            raise TypeError(f"result must be a rate_bridge Result, got {type(result).__name__}")
+        validate_type(result, Result, "result", "a rate_bridge Result")
         if len(result.time) < 2:
             raise ValueError("the result has fewer than 2 samples")
         dt = np.diff(result.time)
@@ -206,8 +204,8 @@ class ForwardModel:
                                                               demean)
         n_times = len(result.time)
         gain = self.gain if gain is None else gain
-        # columns in the result's node order, so blocks are used without copying
-        g_res = np.zeros((gain.shape[0], result.n_nodes))
+        # columns in the result's region order, so blocks are used without copying
+        g_res = np.zeros((gain.shape[0], result.n_regions))
         g_res[:, index] = gain * scale                    # sensor unit per signal unit
         const = g_res[:, index] @ offset                  # the removed mean, per channel
         data = np.empty((gain.shape[0], n_times))
@@ -241,10 +239,10 @@ class ForwardModel:
         Parameters
         ----------
         result : Result
-            Simulation whose node labels match this model's regions (any order).
+            Simulation whose region labels match this model's regions (any order).
         signal : str | dict | callable | None
             Source signal: a recorded variable (``"pc.v"``), a linear combination
-            (``{"pc.psp_e": 1, "pc.psp_i": -1}``) or ``f(result) -> (n_times, n_nodes)``;
+            (``{"pc.psp_e": 1, "pc.psp_i": -1}``) or ``f(result) -> (n_times, n_regions)``;
             None uses the template's default (:mod:`~.signals`).
         moment_scale : float | None
             A·m of region moment per unit of the signal (e.g. 1e-8 for 10 nA·m per mV); None
@@ -273,8 +271,7 @@ class ForwardModel:
             Seed of the sensor noise.
         block_size : int
             Samples per matrix product.
-        verbose : bool | str | int | None
-            Log level for this call.
+        %(verbose)s
 
         Returns
         -------
@@ -324,13 +321,12 @@ class ForwardModel:
                                  f"pass a dict like {{'eeg': 1e-6, 'mag': 2e-14, 'grad': "
                                  f"5e-13}} (V, T, T/m)")
             noise = {types[0]: float(noise)}
-        if not isinstance(noise, dict):
-            raise TypeError(f"noise must be a number, a dict of standard deviations per "
-                            f"channel type or an mne.Covariance, got {type(noise).__name__}")
+        validate_type(noise, dict, "noise", "a number, a dict of standard deviations per "
+                      "channel type or an mne.Covariance")
         unknown = set(noise) - {"eeg", "mag", "grad"}
         if unknown:
-            raise ValueError(f"noise keys must be channel types 'eeg', 'mag', 'grad'; got "
-                             f"{sorted(unknown)}")
+            raise UnknownNameError(f"noise keys must be channel types 'eeg', 'mag', 'grad'; "
+                                   f"got {sorted(unknown)}")
         missing = set(types) - set(noise)
         if missing:
             raise ValueError(f"noise gives no level for channel type(s) {sorted(missing)} "
@@ -361,6 +357,7 @@ class ForwardModel:
             Continuous result: epoch window (s) around each event (default -0.2, 0.5).
         baseline : tuple | None
             Baseline correction, as in MNE.
+        %(verbose)s
         (other parameters as in :meth:`to_raw`; noise is drawn independently per trial)
 
         Returns
@@ -385,8 +382,7 @@ class ForwardModel:
             raise ValueError("no results given")
         first = results[0]
         for k, r in enumerate(results[1:], 1):
-            if not isinstance(r, Result):
-                raise TypeError(f"results[{k}] is a {type(r).__name__}, expected a Result")
+            validate_type(r, Result, f"results[{k}]")
             if len(r.time) != len(first.time) or not np.allclose(r.time, first.time):
                 raise ValueError(f"results[{k}] has another time axis than results[0]; trials "
                                  f"must share it")
@@ -531,9 +527,8 @@ def _meas_date(meas_date, result):
         meas_date = datetime.datetime.fromisoformat(meas_date)
     if isinstance(meas_date, numbers.Number):
         meas_date = datetime.datetime.fromtimestamp(float(meas_date), datetime.timezone.utc)
-    if not isinstance(meas_date, datetime.datetime):
-        raise TypeError(f"meas_date must be a datetime, ISO string or timestamp, got "
-                        f"{type(meas_date).__name__}")
+    validate_type(meas_date, datetime.datetime, "meas_date",
+                  "a datetime, ISO string or timestamp")
     if meas_date.tzinfo is None:
         meas_date = meas_date.replace(tzinfo=datetime.timezone.utc)
     return meas_date

@@ -29,7 +29,7 @@ import itertools
 
 import numpy as np
 
-from ..utils import logger
+from ..utils import check_option, logger
 
 #: Axis codes of known coordinate frames (where +x, +y, +z point).
 FRAME_AXES = {
@@ -296,8 +296,7 @@ def place_sources(ref_points, r0, inner_radius, *, axes=None, hemispheres=None,
         def inside(p, m):
             return np.linalg.norm(p - r0, axis=1) <= inner_radius - m
     if isinstance(scale, str):
-        if scale != "auto":
-            raise ValueError(f"scale must be 'auto' or a positive number, got {scale!r}")
+        check_option("scale", scale, ("auto",), extra=" or a positive number")
         if inside(apply_trans(transform(1.0), pts), margin).all():
             s = 1.0
         else:

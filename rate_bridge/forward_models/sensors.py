@@ -1,7 +1,7 @@
 """Sensor definitions as :class:`mne.Info`: montages MNE ships, user montages or Infos, helmets."""
 import numpy as np
 
-from ..utils import logger, validate_type
+from ..utils import check_known, logger, validate_type
 
 _FIFF_EEG = 2  # FIFF.FIFFV_EEG_CH
 
@@ -102,9 +102,7 @@ def make_sensor_info(montage="biosemi64", *, meg=False, sfreq=1000.0):
                              "channels are used, so pass meg=False")
         return info
     if isinstance(montage, str):
-        names = builtin_montages()
-        if montage not in names:
-            raise ValueError(f"unknown montage {montage!r}; MNE ships {names}")
+        check_known(montage, builtin_montages(), "montage")
         montage = mne.channels.make_standard_montage(montage)
     elif isinstance(montage, dict):
         pos = {str(k): np.asarray(v, float) * 1e-3 for k, v in montage.items()}

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..utils import logger
+from ..utils import check_option, logger
 from .model import ForwardModel, SourceMap
 from .placement import Placement, as_placement, place_sources, unit_vectors
 from .surfaces import Surface, connected_components, read_surface, write_subject
@@ -162,9 +162,8 @@ def make_sources(conn, *, surface=None, orientation="auto", placement="auto", ax
     if is_str and (placement in ("none", "head") or (placement == "auto" and frame == "head")):
         plc = Placement.identity()
     elif isinstance(placement, str):
-        if placement != "auto":
-            raise ValueError(f"placement must be 'auto', 'none', a 4 x 4 affine (mm), an "
-                             f"mne.transforms.Transform or a Placement, got {placement!r}")
+        check_option("placement", placement, ("auto", "none"), extra=", a 4 x 4 affine (mm), "
+                     "an mne.transforms.Transform or a Placement")
         if surface is not None:
             ref = np.array([pts[region == r].mean(0) for r in np.unique(region[region >= 0])])
             hemi = None
@@ -189,6 +188,8 @@ def make_sources(conn, *, surface=None, orientation="auto", placement="auto", ax
         return SourceSet("surface", rr, region, conn.labels, hemis=hemis, tris=tris,
                          placement=plc)
     if isinstance(orientation, str):
+        check_option("orientation", orientation, ("auto", "connectome", "radial"),
+                     extra=" or an array (n_regions, 3)")
         if orientation == "auto":
             orientation = "connectome" if conn.orientations is not None else "radial"
         if orientation == "connectome":
@@ -196,12 +197,9 @@ def make_sources(conn, *, surface=None, orientation="auto", placement="auto", ax
                 raise ValueError(f"connectome {conn.name!r} has no orientations; use "
                                  f"orientation='radial' or pass an (n_regions, 3) array")
             nn = plc.apply_vectors(unit_vectors(conn.orientations, "connectome orientations"))
-        elif orientation == "radial":
+        else:                                          # "radial"
             nn = unit_vectors(rr - np.asarray(r0, float), "radial orientations (a centre "
                               "coincides with the head centre)")
-        else:
-            raise ValueError(f"orientation must be 'auto', 'connectome', 'radial' or an array "
-                             f"(n_regions, 3), got {orientation!r}")
         how = orientation
     else:
         arr = np.asarray(orientation, float)
@@ -282,10 +280,8 @@ def compute_forward_model(info, conductor, sources, *, mode="mean", kind="sphere
     """Lead field of the sources' regions with MNE (see the module doc)."""
     import mne
     import scipy.sparse as sp
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if on_dropped not in ("warn", "raise", "ignore"):
-        raise ValueError(f"on_dropped must be 'warn', 'raise' or 'ignore', got {on_dropped!r}")
+    check_option("mode", mode, MODES)
+    check_option("on_dropped", on_dropped, ("warn", "raise", "ignore"))
     picks = _sensor_picks(info)
     labels = sources.labels
     n_reg = len(labels)

@@ -1,7 +1,7 @@
 """Spherical head models, fully offline: the default forward model."""
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import check_option, logger, verbose
 from .sensors import eeg_positions, make_sensor_info
 from .sources import compute_forward_model, make_sources
 
@@ -26,6 +26,7 @@ def make_sphere(info, sphere="auto", *, relative_radii=DEFAULT_RADII, sigmas=DEF
         mm; or a spherical ConductorModel used as is.
     relative_radii, sigmas : tuple of float
         Layer radii (fraction of the scalp radius) and conductivities (S/m), innermost first.
+    %(verbose)s
 
     Returns
     -------
@@ -37,9 +38,8 @@ def make_sphere(info, sphere="auto", *, relative_radii=DEFAULT_RADII, sigmas=DEF
             raise ValueError("sphere must be a spherical ConductorModel; for a BEM use from_bem")
         return sphere
     if isinstance(sphere, str):
-        if sphere != "auto":
-            raise ValueError(f"sphere must be 'auto', (r0_mm, radius_mm) or a ConductorModel, "
-                             f"got {sphere!r}")
+        check_option("sphere", sphere, ("auto",), extra=", (r0_mm, radius_mm) or a "
+                     "ConductorModel")
         has_dig = info["dig"] is not None and len(info["dig"]) >= 4
         if has_dig:
             return mne.make_sphere_model("auto", "auto", info, relative_radii=relative_radii,
@@ -121,8 +121,7 @@ def from_sphere(conn, montage="biosemi64", *, meg=False, surface=None, orientati
     on_dropped : "warn" | "raise" | "ignore"
         What to do when the sphere drops sources outside its inner shell (they are always
         listed in ``fm.provenance["dropped"]``).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import check_option, logger, verbose
 from .model import ForwardModel, SourceMap
 from .placement import (Placement, apply_trans, axes_matrix, fit_sphere, icp_translation,
                         register_axis_aligned)
@@ -183,8 +183,7 @@ def read_tvb_head(*, cortex="cortex_16384.zip", region_mapping="regionMapping_16
         Labels the region mapping indexes (e.g. ``conn.labels``).
     shells : tuple of 3 str | None
         Inner skull, outer skull and scalp surfaces; None to skip them.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -264,8 +263,7 @@ def from_tvb_projection(conn, projection="projection_eeg_65_surface_16k.npy",
         matches the projection's vertex count); False for none.
     kind : "eeg" | "meg" | None
         Sensor type; from the file name by default.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -274,8 +272,7 @@ def from_tvb_projection(conn, projection="projection_eeg_65_surface_16k.npy",
     """
     import mne
     import scipy.sparse as sp
-    if mode not in ("mean", "sum"):
-        raise ValueError(f"mode must be 'mean' or 'sum' for a projection matrix, got {mode!r}")
+    check_option("mode", mode, ("mean", "sum"), extra=" for a projection matrix")
     proj = read_projection(projection) if not isinstance(projection, np.ndarray) else \
         np.asarray(projection, float)
     rm = read_region_mapping(region_mapping) if not isinstance(region_mapping, np.ndarray) \

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from ..utils import logger, verbose
+from ..utils import check_option, logger, validate_type, verbose
 from .model import ForwardModel, SourceMap
 from .sources import MODES
 
@@ -124,8 +124,7 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
         For annotations.
     on_dropped : "warn" | "raise" | "ignore"
         Regions without any source in the forward.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------
@@ -136,11 +135,8 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
     import scipy.sparse as sp
     if isinstance(fwd, (str, os.PathLike)):
         fwd = mne.read_forward_solution(str(fwd), verbose=False)
-    if not isinstance(fwd, mne.Forward):
-        raise TypeError(f"fwd must be an mne.Forward or a -fwd.fif path, got "
-                        f"{type(fwd).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    validate_type(fwd, mne.Forward, "fwd", "an mne.Forward or a -fwd.fif path")
+    check_option("mode", mode, MODES)
     src = fwd["src"]
     is_surf = all(s["type"] == "surf" for s in src)
     fixed_ori = fwd["source_ori"] == 1  # FIFFV_MNE_FIXED_ORI

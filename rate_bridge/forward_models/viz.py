@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils import logger
+from ..utils import check_known, logger
 
 _POWER_UNITS = {"eeg": (1e12, "µV²"), "mag": (1e30, "fT²"), "grad": (1e26, "(fT/cm)²")}
 
@@ -56,8 +56,7 @@ def save_psd_topomap(raw, fname, *, fmin=1.0, fmax=45.0, band=None, ch_type=None
     if not types:
         raise ValueError("raw has no EEG/MEG channels to plot")
     ch_type = ch_type or types[0]
-    if ch_type not in types:
-        raise ValueError(f"ch_type {ch_type!r} not in the data's types {types}")
+    check_known(ch_type, types, "channel type", where="ch_type: ")
     fmax = min(fmax, raw.info["sfreq"] / 2)
     with agg_backend():
         spec = raw.compute_psd(fmin=fmin, fmax=fmax, picks=ch_type, verbose=False)

@@ -1,4 +1,5 @@
 """Errors of the model language, each naming where the problem is."""
+from ..utils import UnknownNameError
 
 
 class ModelError(ValueError):
@@ -25,4 +26,13 @@ class ModelError(ValueError):
         for key, value in context.items():
             if merged.get(key) is None:
                 merged[key] = value
-        return ModelError(self.reason, **merged)
+        return type(self)(self.reason, **merged)
+
+
+class UnknownModelNameError(ModelError, UnknownNameError):
+    """A model refers to a name that does not exist: a template, node, variable or function.
+
+    A :class:`ModelError` (hence a ``ValueError``) and a
+    :class:`~rate_bridge.utils.UnknownNameError` (hence a ``KeyError``), like every unknown
+    name of the package.
+    """

@@ -13,7 +13,8 @@ import re
 
 import numpy as np
 
-from .errors import ModelError
+from ..utils import validate_type
+from .errors import ModelError, UnknownModelNameError
 
 
 def _sigmoid(x):
@@ -183,8 +184,7 @@ class Equation:
 
 def parse_equation(text, **context):
     """Parse ``"d/dt * x = rhs"``, ``"dx/dt = rhs"``, ``"x' = rhs"`` or ``"x = rhs"``."""
-    if not isinstance(text, str):
-        raise ModelError(f"an equation must be a string, got {type(text).__name__}", **context)
+    validate_type(text, str, "an equation", error=ModelError, **context)
     context.setdefault("equation", text[:200])
     _check_text(text, context)
     if text.count("=") - sum(text.count(op) for op in ("==", "<=", ">=", "!=")) * 1 < 1:
@@ -341,8 +341,8 @@ def _check_call(node, context):
                          "(no attribute access or calls of expressions)", **context)
     name = node.func.id
     if name not in FUNCTIONS:
-        raise ModelError(f"unknown function {name!r}; allowed functions: "
-                         f"{', '.join(sorted(FUNCTIONS))}", **context)
+        raise UnknownModelNameError(f"unknown function {name!r}; allowed functions: "
+                                    f"{', '.join(sorted(FUNCTIONS))}", **context)
     if node.keywords:
         raise ModelError(f"{name}() takes no keyword arguments", **context)
     n_args = FUNCTIONS[name][0]

@@ -19,6 +19,21 @@ A template file maps template names to templates::
       base: my_rpo              # inherits everything, overrides what it names
       params: {a: 200.0}
 
+A circuit may declare the coupling it is meant to be networked with and what measurements see
+of it (checked by :class:`~rate_bridge.model.Circuit`)::
+
+    my_column:
+      kind: circuit
+      nodes: {...}
+      coupling: {source: pc.v, target: pc.m_in_e, function: sigmoidal,
+                 params: {cmax: 5.0, midpoint: 6.0, r: 0.56}, reference: ...}
+      observables:
+        eeg_meg: {signal: pc.v, unit: mV, moment_scale: 1.0e-8, reference: ...}
+        bold: {signal: pc.v, reference: ...}
+
+Through ``base:``, ``coupling`` is replaced as a whole, ``observables`` kind by kind
+(``coupling: null`` removes the base's).
+
 A reference is ``name`` (same file first, then the shipped library), ``file_stem:name`` for a
 library file, or ``path/to/file.yaml:name``. Template files are untrusted: a reference inside a
 file may only reach the shipped library and ``.yaml``/``.yml`` files in the referring file's
@@ -29,7 +44,8 @@ limits; nothing is evaluated).
 import os
 from pathlib import Path
 
-from .errors import ModelError
+from ..utils import check_option, validate_type, verbose
+from .errors import ModelError, UnknownModelNameError
 from .templates import Circuit, Edge, Node, Operator, Variable, check_name
 from .yamlio import is_yaml_path, read_yaml
 
@@ -42,9 +58,12 @@ _FIELDS = {
     "operator": {"kind", "base", "description", "reference", "time_unit", "equations",
                  "variables", "params"},
     "node": {"kind", "base", "description", "reference", "operators", "params"},
-    "circuit": {"kind", "base", "description", "reference", "nodes", "edges", "params"},
+    "circuit": {"kind", "base", "description", "reference", "nodes", "edges", "params",
+                "coupling", "observables"},
 }
 _DICT_FIELDS = {"variables", "operators", "nodes", "params"}
+#: merged one level deep through ``base:``: a template restating an observable replaces it
+_ENTRY_FIELDS = {"observables"}
 
 
 def library_templates():
@@ -52,6 +71,7 @@ def library_templates():
     return {path.stem: sorted(_read_file(path)) for path in sorted(LIBRARY_DIR.glob("*.yaml"))}
 
 
+@verbose
 def load_template(ref, search_path=None, verbose=None):
     """Load a template (and everything it references) into a model object.
 
@@ -65,6 +85,7 @@ def load_template(ref, search_path=None, verbose=None):
         More folders whose YAML files templates may reference (relative references are looked
         for in the referring file's folder first, then in these). By default a template file
         reaches only the shipped library and its own folder.
+    %(verbose)s
 
     Returns
     -------
@@ -110,9 +131,8 @@ def _read_file(path, files=None):
     for name, body in data.items():
         if not isinstance(name, str):
             raise ModelError(f"template names must be strings, got {name!r}", file=str(path))
-        if not isinstance(body, dict):
-            raise ModelError(f"template must be a mapping of fields, got {type(body).__name__}",
-                             file=str(path), template=name)
+        validate_type(body, dict, "template", "a mapping of fields", error=ModelError,
+                      file=str(path), template=name)
     if cache is not None:
         cache[path] = data
     return data
@@ -186,7 +206,8 @@ class _Loader:
                 if name in _read_file(path, self._files)]
         if not hits:
             known = sorted({n for names in library_templates().values() for n in names})
-            raise ModelError(f"unknown template {name!r}; library templates: {known}", **where)
+            raise UnknownModelNameError(f"unknown template {name!r}; library templates: "
+                                        f"{known}", **where)
         if len(hits) > 1:
             raise ModelError(f"template {name!r} is defined in several library files "
                              f"{[p.stem for p in hits]}; write 'file:{name}'", **where)
@@ -261,6 +282,9 @@ class _Loader:
                 if field in _DICT_FIELDS and isinstance(value, dict) and \
                         isinstance(merged.get(field), dict):
                     merged[field] = _merge(merged[field], value)
+                elif field in _ENTRY_FIELDS and isinstance(value, dict) and \
+                        isinstance(merged.get(field), dict):
+                    merged[field] = {**merged[field], **value}
                 else:
                     merged[field] = value
         merged.pop("base", None)
@@ -288,9 +312,8 @@ class _Loader:
         body = self.raw(path, name)
         kind = body.get("kind")
         ctx = dict(file=str(path), template=name)
-        if not isinstance(kind, str) or kind not in _FIELDS:
-            raise ModelError(f"'kind' must be one of {sorted(_FIELDS)} (or inherited through "
-                             f"'base'), got {kind!r:.200}", field="kind", **ctx)
+        check_option("'kind'", kind, sorted(_FIELDS), extra=" (or inherited through 'base')",
+                     error=ModelError, field="kind", **ctx)
         unknown = sorted(set(body) - _FIELDS[kind], key=str)
         if unknown:
             raise ModelError(f"unknown field(s) {unknown} for a {kind}; allowed: "
@@ -416,7 +439,8 @@ class _Loader:
                 sub = f"{fld}.{err.field}" if err.field else fld
                 raise ModelError(err.reason, field=sub, **ctx) from None
         circuit = Circuit(name, nodes, edges, description=body.get("description", ""),
-                          reference=body.get("reference", ""), file=str(path))
+                          reference=body.get("reference", ""), file=str(path),
+                          coupling=body.get("coupling"), observables=body.get("observables"))
         for key, value in _mapping(body, "params", ctx).items():
             try:
                 circuit.set_parameter(key, value)
@@ -442,9 +466,7 @@ def _merge(base, over):
 
 def _mapping(body, field, ctx):
     value = body.get(field) or {}
-    if not isinstance(value, dict):
-        raise ModelError(f"'{field}' must be a mapping, got {type(value).__name__}",
-                         field=field, **ctx)
+    validate_type(value, dict, f"'{field}'", "a mapping", error=ModelError, field=field, **ctx)
     return value
 
 

@@ -12,11 +12,13 @@ All objects are plain, inspectable and changeable Python objects; YAML files
 import copy
 import keyword
 import math
-import numbers
 import reprlib
 
-from .errors import ModelError
+from ..utils import UnknownNameError, check_option, validate_type
+from .errors import ModelError, UnknownModelNameError
+from .coupling import COUPLING_FUNCTIONS, parse_coupling
 from .expressions import CONSTANTS, FUNCTIONS, parse_equation, parse_expression
+from .observables import parse_signal
 
 KINDS = ("state", "parameter", "input", "output", "variable")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3}
@@ -73,9 +75,7 @@ def _text(value, what, **context):
     """Free text (description, unit, reference): a string of bounded length (None: empty)."""
     if value is None:
         return ""
-    if not isinstance(value, str):
-        raise ModelError(f"{what} must be text (a string), got {type(value).__name__} "
-                         f"{_REPR.repr(value)}", **context)
+    validate_type(value, str, what, "text (a string)", error=ModelError, **context)
     if len(value) > MAX_TEXT_LENGTH:
         raise ModelError(f"{what} is {len(value)} characters long; at most {MAX_TEXT_LENGTH} "
                          "are allowed", **context)
@@ -84,8 +84,7 @@ def _text(value, what, **context):
 
 def _number(value, what, **context):
     """A finite-or-infinite real number as float; booleans, non-numbers and NaN refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ModelError(f"{what} must be a number, got {_REPR.repr(value)}", **context)
+    validate_type(value, "numeric", what, error=ModelError, **context)
     try:
         value = float(value)
     except OverflowError:
@@ -122,8 +121,7 @@ class Variable:
     __slots__ = ("kind", "default", "unit", "description", "noise")
 
     def __init__(self, kind, default=0.0, unit="", description="", noise=None):
-        if not isinstance(kind, str) or kind not in KINDS:
-            raise ModelError(f"variable kind must be one of {KINDS}, got {_REPR.repr(kind)}")
+        check_option("variable kind", kind, KINDS, error=ModelError)
         self.kind, self.default = kind, _number(default, "default")
         self.unit, self.description = _text(unit, "unit"), _text(description, "description")
         if noise is not None:
@@ -166,18 +164,15 @@ class Operator:
         self.name = check_name(name, "operator name", file=file, template=name)
         self.file = file
         ctx = self._ctx()
-        if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
-            raise ModelError(f"time_unit must be one of {sorted(TIME_UNITS)}, got "
-                             f"{_REPR.repr(time_unit)}", field="time_unit", **ctx)
+        check_option("time_unit", time_unit, sorted(TIME_UNITS), error=ModelError,
+                     field="time_unit", **ctx)
         self.time_unit = time_unit
         self.description = _text(description, "description", field="description", **ctx)
         self.reference = _text(reference, "reference", field="reference", **ctx)
-        if not isinstance(variables, dict):
-            raise ModelError("variables must be a dict name -> Variable, got "
-                             f"{type(variables).__name__}", field="variables", **ctx)
-        if isinstance(equations, str) or not isinstance(equations, (list, tuple)):
-            raise ModelError("equations must be a list of strings, got "
-                             f"{type(equations).__name__}", field="equations", **ctx)
+        validate_type(variables, dict, "variables", "a dict name -> Variable",
+                      error=ModelError, field="variables", **ctx)
+        validate_type(equations, (list, tuple), "equations", "a list of strings",
+                      error=ModelError, field="equations", **ctx)
         self.variables = {k: (v if isinstance(v, Variable) else Variable(**v))
                           for k, v in variables.items()}
         self.equations = [parse_equation(eq, **ctx) for eq in equations]
@@ -238,8 +233,9 @@ class Operator:
             _check_variable_name(new_name, **self._ctx(field="rename"))
         unknown = sorted(set(mapping) - set(self.variables), key=str)
         if unknown:
-            raise ModelError(f"cannot rename {unknown}: not variables of this operator "
-                             f"(variables: {sorted(self.variables)})", **self._ctx(field="rename"))
+            raise UnknownModelNameError(f"cannot rename {unknown}: not variables of this "
+                                        f"operator (variables: {sorted(self.variables)})",
+                                        **self._ctx(field="rename"))
         new = self.copy()
         new.variables = {mapping.get(k, k): v for k, v in self.variables.items()}
         if len(new.variables) < len(self.variables):
@@ -255,9 +251,10 @@ class Operator:
         new = self.copy()
         for key, value in values.items():
             if key not in new.variables:
-                raise ModelError(f"{key!r} is not a variable of operator {self.name!r} "
-                                 f"(variables: {sorted(new.variables)})",
-                                 **self._ctx(field=f"{field}.{key}"))
+                raise UnknownModelNameError(f"{key!r} is not a variable of operator "
+                                            f"{self.name!r} (variables: "
+                                            f"{sorted(new.variables)})",
+                                            **self._ctx(field=f"{field}.{key}"))
             value = _number(value, f"value of {key!r}", **self._ctx(field=f"{field}.{key}"))
             new.variables[key] = new.variables[key].copy(default=value)
         return new
@@ -360,8 +357,8 @@ class Node:
                 self.operators[label] = op.with_defaults({name: value})
                 found = True
         if not found:
-            raise KeyError(f"node {self.name!r} has no variable {name!r} "
-                           f"(variables: {sorted(self.variables)})")
+            raise UnknownNameError(f"node {self.name!r} has no variable {name!r} "
+                                   f"(variables: {sorted(self.variables)})")
 
     def copy(self):
         return copy.deepcopy(self)
@@ -435,13 +432,29 @@ class Circuit:
         Nodes by label. A sub-circuit's nodes are inlined as ``"<label>/<node>"``.
     edges : list of Edge
     description, reference, file : str
+    coupling : dict | None
+        The coupling the circuit is meant to be networked with, used by
+        :meth:`~rate_bridge.Network.from_connectome` when no coupling is given:
+        ``{"source": "node.variable", "target": "node.input", "function": name or expression
+        in x_j, x_i (default "linear"), "params": {...}, "reference": text}`` (see
+        :mod:`~rate_bridge.model.coupling`).
+    observables : dict | None
+        What measurements see of the circuit, by kind (:data:`OBSERVABLES`):
+        ``{"eeg_meg": {"signal": ..., "unit": ..., "moment_scale": A·m per unit, "reference":
+        ...}, "bold": {"signal": ..., "reference": ...}}``. A signal is a qualified variable, a
+        mapping ``{variable: coefficient}`` or an expression over variables
+        (:mod:`~rate_bridge.model.observables`). Results carry them in their provenance; forward
+        models take their default signal and moment scale from ``eeg_meg``.
 
     Notes
     -----
-    Qualified names are ``"node.variable"``: ``circuit.parameters["pc.u"]``.
+    Qualified names are ``"node.variable"``: ``circuit.parameters["pc.u"]``. ``coupling`` and
+    ``observables`` are checked against the circuit's variables and stored as plain dicts
+    (attributes of the same names); a sub-circuit's own declarations are not inherited.
     """
 
-    def __init__(self, name, nodes, edges=(), *, description="", reference="", file=None):
+    def __init__(self, name, nodes, edges=(), *, description="", reference="", file=None,
+                 coupling=None, observables=None):
         self.name = check_name(name, "circuit name", file=file, template=name)
         self.file = file
         self.description = _text(description, "description", **self._ctx(field="description"))
@@ -471,6 +484,8 @@ class Circuit:
                                  **self._ctx(field=f"edges[{i}]"))
         self.edges.extend(copy.deepcopy(list(edges)))
         self._dedupe_edge_names()
+        self.coupling = _check_coupling(self, coupling)
+        self.observables = _check_observables(self, observables)
         self.validate()
 
     def _dedupe_edge_names(self):
@@ -495,12 +510,12 @@ class Circuit:
             raise ModelError(f"expected 'node.variable', got {qname!r}", **self._ctx(field=field))
         label, var = qname.rsplit(".", 1)
         if label not in self.nodes:
-            raise ModelError(f"unknown node {label!r} in {qname!r}; nodes: {list(self.nodes)}",
-                             **self._ctx(field=field))
+            raise UnknownModelNameError(f"unknown node {label!r} in {qname!r}; nodes: "
+                                        f"{list(self.nodes)}", **self._ctx(field=field))
         variables = self.nodes[label].variables
         if var not in variables:
-            raise ModelError(f"node {label!r} has no variable {var!r}; it has "
-                             f"{sorted(variables)}", **self._ctx(field=field))
+            raise UnknownModelNameError(f"node {label!r} has no variable {var!r}; it has "
+                                        f"{sorted(variables)}", **self._ctx(field=field))
         return label, var, variables[var]
 
     def _check_names(self):
@@ -525,7 +540,10 @@ class Circuit:
             as uses of an output.
         """
         self._check_names()
-        used = set(extra_sources)
+        # declarations changed by hand are checked again, as names are
+        coupling = _check_coupling(self, self.coupling)
+        _check_observables(self, self.observables)
+        used = set(extra_sources) | ({coupling["source"]} if coupling else set())
         for i, edge in enumerate(self.edges):
             _, _, src = self.resolve(edge.source, field=f"edges[{i}].source")
             _, _, tgt = self.resolve(edge.target, field=f"edges[{i}].target")
@@ -608,7 +626,7 @@ class Circuit:
                 lines.append(f"      {var.kind:9s} {label}.{name} = {var.default:g} {var.unit}")
         for edge in self.edges:
             lines.append(f"  edge {edge.name}: {edge!r}")
-        return "\n".join(lines)
+        return "\n".join(lines + _describe_declarations(self))
 
     def __repr__(self):
         return (f"<Circuit {self.name!r} | nodes {list(self.nodes)}, {len(self.edges)} edges, "
@@ -630,10 +648,8 @@ class Circuit:
         nodes : list of str | None
             With a bare name, the nodes to change.
         """
-        if not isinstance(name, str):
-            raise TypeError(f"a parameter name must be a str, got {type(name).__name__}")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"value of {name!r} must be a number, got {_REPR.repr(value)}")
+        validate_type(name, str, "a parameter name")
+        validate_type(value, "numeric", f"value of {name!r}")
         value = _number(value, f"value of {name!r}")     # NaN named here, not in an operator
         if "." in name:
             head, tail = name.rsplit(".", 1)
@@ -649,7 +665,7 @@ class Circuit:
             return self
         targets = nodes or [lab for lab, n in self.nodes.items() if name in n.variables]
         if not targets:
-            raise KeyError(f"no node has a variable {name!r}")
+            raise UnknownNameError(f"no node has a variable {name!r}")
         for label in targets:
             self.nodes[label].set_default(name, value)
         return self
@@ -663,13 +679,12 @@ class Circuit:
     def replace_operator(self, node, label, operator):
         """Swap the operator ``label`` of ``node`` for another :class:`Operator`."""
         if node not in self.nodes:
-            raise KeyError(f"unknown node {node!r}; nodes: {list(self.nodes)}")
+            raise UnknownNameError(f"unknown node {node!r}; nodes: {list(self.nodes)}")
         target = self.nodes[node]
         if label not in target.operators:
-            raise KeyError(f"node {node!r} has no operator {label!r}; "
-                           f"operators: {list(target.operators)}")
-        if not isinstance(operator, Operator):
-            raise TypeError(f"operator must be an Operator, got {type(operator).__name__}")
+            raise UnknownNameError(f"node {node!r} has no operator {label!r}; "
+                                   f"operators: {list(target.operators)}")
+        validate_type(operator, Operator, "operator")
         old = target.operators[label]
         target.operators[label] = operator.copy()
         try:
@@ -680,11 +695,109 @@ class Circuit:
             raise
         return self
 
-    def show_code(self, integrator="heun"):
-        """The generated kernel source of this circuit run as one region."""
-        return self.to_network().show_code(integrator)
 
-    def to_network(self):
-        """This circuit as a one-region :class:`~rate_bridge.Network`."""
-        from ..network import Network
-        return Network.from_circuit(self)
+#: Observables a circuit may declare: kind -> (required fields, optional fields).
+OBSERVABLES = {
+    # the primary current of a region, which EEG and MEG both see
+    "eeg_meg": (("signal", "unit", "moment_scale"), ("reference", "description")),
+    # the activity driving a hemodynamic (BOLD) model
+    "bold": (("signal",), ("unit", "reference", "description")),
+}
+
+
+def _check_coupling(circuit, spec):
+    """The natural coupling ``circuit`` declares, checked, as a plain dict (or None)."""
+    if spec is None:
+        return None
+    fields = ("source", "target", "function", "params", "reference")
+    spec = _declaration(circuit, spec, "coupling", ("source", "target"), fields[2:])
+    for end in ("source", "target"):
+        _, _, var = circuit.resolve(spec[end], field=f"coupling.{end}")
+        wrong = var.kind == "parameter" if end == "source" else var.kind != "input"
+        if wrong:
+            raise ModelError(f"coupling {end} {spec[end]!r} is a {var.kind}; a coupling carries a "
+                             f"state, output or variable of the source region into an input of "
+                             f"the target region", **circuit._ctx(field=f"coupling.{end}"))
+    function = spec.get("function", "linear")
+    _, expression, params = parse_coupling(function, spec.get("params"),
+                                           **circuit._ctx(field="coupling.function"))
+    return {"source": spec["source"], "target": spec["target"],
+            "function": function if function in COUPLING_FUNCTIONS else expression.text,
+            "params": params, "reference": _text(spec.get("reference"), "coupling reference",
+                                                 **circuit._ctx(field="coupling.reference"))}
+
+
+def _check_observables(circuit, spec):
+    """The observables ``circuit`` declares, checked, as plain dicts (``{}`` if none)."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise ModelError(f"'observables' must be a mapping kind -> declaration (kinds: "
+                         f"{sorted(OBSERVABLES)}), got {type(spec).__name__}",
+                         **circuit._ctx(field="observables"))
+    out = {}
+    for kind, entry in spec.items():
+        if kind not in OBSERVABLES:
+            raise UnknownModelNameError(f"unknown observable {_REPR.repr(kind)}; a circuit "
+                                        f"declares {sorted(OBSERVABLES)}",
+                                        **circuit._ctx(field=f"observables.{kind}"))
+        required, optional = OBSERVABLES[kind]
+        entry = _declaration(circuit, entry, f"observables.{kind}", required, optional)
+        out[kind] = _observable(circuit, kind, entry)
+    return out
+
+
+def _observable(circuit, kind, entry):
+    fld = f"observables.{kind}"
+    recordable = [q for q, v in circuit.variables.items() if v.kind != "parameter"]
+    signal = entry["signal"]
+    parse_signal(signal, recordable, **circuit._ctx(field=f"{fld}.signal"))
+    out = {"signal": signal.strip() if isinstance(signal, str) else
+           {k: float(v) for k, v in signal.items()}}
+    for key in ("unit", "moment_scale", "reference", "description"):
+        if key not in entry:
+            continue
+        ctx = circuit._ctx(field=f"{fld}.{key}")
+        if key != "moment_scale":
+            out[key] = _text(entry[key], f"{kind} {key}", **ctx)
+            continue
+        out[key] = _number(entry[key], f"{kind} moment_scale", **ctx)
+        if not 0 < out[key] < math.inf:
+            raise ModelError(f"{kind} moment_scale must be a positive finite number of A·m per "
+                             f"unit of the signal, got {out[key]}", **ctx)
+    return out
+
+
+def _declaration(circuit, entry, field, required, optional):
+    """A mapping with the ``required`` fields and no other than ``optional`` ones."""
+    if not isinstance(entry, dict):
+        raise ModelError(f"'{field}' must be a mapping with fields {list(required)} (and "
+                         f"optional {list(optional)}), got {type(entry).__name__}",
+                         **circuit._ctx(field=field))
+    extra = sorted(set(entry) - set(required) - set(optional), key=str)
+    if extra:
+        raise ModelError(f"unknown field(s) {extra}; allowed: {list(required) + list(optional)}",
+                         **circuit._ctx(field=f"{field}.{extra[0]}"))
+    missing = [key for key in required if key not in entry]
+    if missing:
+        raise ModelError(f"missing field(s) {missing}",
+                         **circuit._ctx(field=f"{field}.{missing[0]}"))
+    return entry
+
+
+def _describe_declarations(circuit):
+    """Lines of :meth:`Circuit.describe` for the declared coupling and observables."""
+    lines = []
+    if circuit.coupling:
+        c = circuit.coupling
+        params = ", ".join(f"{k}={v:g}" for k, v in c["params"].items())
+        lines.append(f"  coupling {c['source']} -> {c['target']}: {c['function']}"
+                     + (f" ({params})" if params else ""))
+        lines += [f"      reference: {c['reference']}"] if c.get("reference") else []
+    for kind, obs in circuit.observables.items():
+        unit = f" [{obs['unit']}]" if obs.get("unit") else ""
+        scale = (f", moment_scale {obs['moment_scale']:g} A·m per {obs.get('unit') or 'unit'}"
+                 if "moment_scale" in obs else "")
+        lines.append(f"  observable {kind}: {obs['signal']}{unit}{scale}")
+        lines += [f"      reference: {obs['reference']}"] if obs.get("reference") else []
+    return lines

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from ..utils import validate_type
 from .errors import ModelError
 
 #: Largest YAML file read (bytes); templates and configurations are a few kB.
@@ -119,8 +120,7 @@ def loads_yaml(text, name=None, max_bytes=None):
     max_bytes : int | None
         Longest text (characters); None for :data:`MAX_FILE_BYTES`.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"YAML text must be a str, got {type(text).__name__}")
+    validate_type(text, str, "YAML text")
     limit = MAX_FILE_BYTES if max_bytes is None else int(max_bytes)
     if len(text) > limit:
         raise ModelError(f"YAML text too long ({len(text)} characters; the limit is {limit})",
