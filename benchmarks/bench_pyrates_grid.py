@@ -50,7 +50,7 @@ def parse_args(argv=None):
     ap.add_argument("--dt", type=float, default=1e-4, help="Euler step in s (1e-4)")
     ap.add_argument("--repeats", type=int, default=1,
                     help="timed repeats of our run per cell (best kept; default 1)")
-    ap.add_argument("--parallel", default="auto", choices=["auto", "batch", "nodes"],
+    ap.add_argument("--parallel", default="auto", choices=["auto", "batch", "regions"],
                     help="our parallel mode (default auto: 'nodes' for N >= 512)")
     ap.add_argument("--seed", type=int, default=0, help="seed of C and of the noise")
     ap.add_argument("--quick", action="store_true", help="short smoke version")

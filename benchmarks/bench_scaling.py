@@ -15,7 +15,7 @@ simulate() allocates; numba-internal buffers are not traced, so their size is es
 history ring buffer = sources x regions x 2 (max delay steps + 2) x 8 B), and peak RSS (process
 peak, and its increase over the state after import and after the warm-up call). The sizes run
 with ``parallel="batch"`` (one thread per batch member, so one thread here: the cleanest
-cost-vs-edges measurement); the largest also with ``parallel="nodes"`` (regions split over
+cost-vs-edges measurement); the largest also with ``parallel="regions"`` (regions split over
 threads inside each step, what ``parallel="auto"`` picks for >= 512 regions and one member).
 
     python benchmarks/bench_scaling.py --quick                 # 30 ms, up to 3000 nodes, ~2 min
@@ -49,13 +49,13 @@ def parse_args(argv=None):
                     help="timed repeats per size (best kept; default 3, 1 with --quick)")
     ap.add_argument("--repeat-budget", type=float, default=120.0,
                     help="stop repeating once this many seconds were spent on a size (120)")
-    ap.add_argument("--size-mode", default="batch", choices=["auto", "batch", "nodes"],
+    ap.add_argument("--size-mode", default="batch", choices=["auto", "batch", "regions"],
                     help="parallel mode of the size sweep (default batch: one batch member -> "
                          "one thread, the cleanest cost-vs-edges measurement)")
-    ap.add_argument("--modes", nargs="+", default=["nodes"],
-                    choices=["auto", "batch", "nodes"],
-                    help="other parallel modes tried on the largest size (default nodes; note "
-                         "auto resolves to nodes for >= 512 regions and one batch member)")
+    ap.add_argument("--modes", nargs="+", default=["regions"],
+                    choices=["auto", "batch", "regions"],
+                    help="other parallel modes tried on the largest size (default regions; note "
+                         "auto resolves to regions for >= 512 regions and one batch member)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="short smoke version")
     ap.add_argument("--no-peers", action="store_true", help="accepted for symmetry; no peer here")
@@ -140,7 +140,7 @@ def child(args):
     threads = numba.get_num_threads()
     mode = args.child_mode
     if mode == "auto":      # mirrors simulate._parallel_mode for one batch member
-        mode = "nodes" if (1 < numba.config.NUMBA_NUM_THREADS and n >= 512) else "batch"
+        mode = "regions" if (1 < numba.config.NUMBA_NUM_THREADS and n >= 512) else "batch"
     out = {"n": n, "edges": nnz, "n_steps": n_steps, "parallel": args.child_mode,
            "parallel_resolved": mode, "threads": threads, "max_delay_steps": max_d,
            "import_seconds": t_import, "build_seconds": t_build,

@@ -66,9 +66,12 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         versions ("euler_maruyama", "heun_stochastic").
     params : dict | list of dict | None
         Parameter values by qualified name (``{"pc.u": 150.0}``), each a number or an array with
-        one value per region. ``"global_coupling"`` sets G of every coupling. A **list** of
-        dicts is a batch: one simulation per dict, all in the same kernel call (parallel over
-        the batch), returning a :class:`ResultBatch`.
+        one value per region. ``"global_coupling"`` sets G of every coupling; ``"speed"``
+        (m/s) the conduction speed, hence every delay, of a network built from a connectome;
+        ``"weights"`` an (n_regions, n_regions) matrix ``[target, source]`` on the network's
+        connections. A **list** of dicts is a batch: one simulation per dict, all in the same
+        kernel call (parallel over the batch), returning a :class:`ResultBatch`; members may
+        differ in any of these (what a fit or a sweep over speed needs).
     initial_state : dict | None
         Initial values of states by name (number or per-region array).
     inputs : dict | None
@@ -98,9 +101,9 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         state; a number, or ``{source variable: value}`` with a number, one value per region
         (n_regions,), or a series (n_times,) / (n_times, n_regions), oldest first, last row at
         t = 0, spaced by ``dt`` (shorter series are padded with their oldest row).
-    parallel : {"auto", "batch", "nodes"}
+    parallel : {"auto", "batch", "regions"}
         Parallelise over batch members ("auto" = "batch"), or over regions inside each step
-        ("nodes": only worth it for very large networks on many cores).
+        ("regions": only worth it for very large networks on many cores).
     n_jobs : int | None
         Number of threads (numba): None (default) or -1 for all cores, or a positive int.
     %(verbose)s
@@ -149,19 +152,19 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     spec = KernelSpec([g["flat"] for g in net.groups], net.couplings, integrator, parallel,
                       [len(g["regions"]) for g in net.groups])
     totals = spec.totals
-    entry_name = "run" if B > 1 and (n_threads is None or n_threads > 1) else "run_serial"
 
     values = _values(net, spec, batch, initial_state)
     idel = _internal_delays(net, totals, values["par"])
-    longest = max(idel.max(initial=0.0), net.delays.data.max(initial=0.0))
+    weights, delays = _member_edges(net, batch)
+    longest = max(idel.max(initial=0.0), delays.max(initial=0.0))
     sizes = dict(B=B, record=len(record), samples=n_samples, steps=n_steps,
                  drives=len(drive_names), noise=len(noise_names),
                  callable_drive=any(callable(inputs[n]) for n in drive_names),
                  history=_history_length(history, R),
                  L=math.ceil(min(longest / dt, n_steps)) + 3,
-                 workers=min(B, n_threads or _max_threads()) if entry_name == "run" else 1)
+                 workers=1 if parallel == "regions" else min(B, n_threads or _max_threads()))
     _check_memory(_memory_needed(net, spec, sizes))
-    arrays = _edges(net, spec, idel, dt, delay_mode, duration, B)
+    arrays = _edges(net, idel, weights, delays, dt, delay_mode, duration)
     greg = np.concatenate([g["regions"] for g in net.groups]).astype(np.int64)
     hinit = _history(net, spec, history, values["cpar"])
     drv = _drives(net, drive_names, inputs or {}, n_steps, dt)
@@ -180,10 +183,10 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
             n_steps, dt, rec_every, record_mode == "average", out, status, ctl)
     # numba compiles (or loads from its cache) here, so that run_seconds is the simulation alone
     t0 = time.perf_counter()
-    entry, key = compiled_entry(spec, entry_name, args)
+    entry, key = compiled_entry(spec, "run", args + (0, B))
     t_kernel = time.perf_counter() - t0
     t0 = time.perf_counter()
-    interrupted = _run_kernel(entry, args, ctl, n_threads)
+    interrupted = _run_kernel(entry, args, ctl, n_threads, parallel)
     t_run = time.perf_counter() - t0
     logger.info(f"simulated {B} x {R} region(s), {n_steps} steps in {t_run:.3f} s "
                 f"(kernel ready in {t_kernel:.3f} s)")
@@ -198,7 +201,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         "kernel": key, "versions": _versions(), "run_seconds": t_run, "kernel_seconds": t_kernel,
     }
     times = np.arange(n_samples) * rec_every * dt
-    results = _results(net, totals, record, times, out, status, common, seeds, values["par"])
+    results = _results(net, totals, record, times, out, status, common, seeds, values["par"],
+                       batch)
     logger.debug(f"simulate() total {time.perf_counter() - t_start:.3f} s")
     return _finish(results, is_batch, interrupted, n_steps, batch)
 
@@ -345,7 +349,12 @@ DENSE_MAX_BYTES = 2 ** 28
 
 
 def _parallel_mode(parallel, B, R, n_jobs):
-    check_option("parallel", parallel, ("auto", "batch", "nodes"))
+    check_option("parallel", parallel, ("auto", "batch", "regions", "nodes"))
+    if parallel == "nodes":
+        import warnings
+        warnings.warn('parallel="nodes" is deprecated: use parallel="regions"',
+                      DeprecationWarning, stacklevel=4)
+        return "regions"
     if parallel != "auto":
         return parallel
     # region-parallel steps open several parallel sections per step; measured slower than
@@ -386,7 +395,7 @@ def _values(net, spec, batch, initial_state):
     """Initial states, parameters and coupling parameters of every batch member, all checked
     to be finite (before the run, naming the value: not reported as a divergence)."""
     B, R, totals = len(batch), net.n_regions, spec.totals
-    known = set(net.parameters) | {"global_coupling"}
+    known = set(net.parameters) | {"global_coupling", "speed", "weights"}
     for c_i, c in enumerate(net.couplings):
         known |= {f"coupling{c_i}.G"} | {f"coupling{c_i}.{p}" for p in c.params}
     x0 = np.empty((B, totals["n_state"]))
@@ -469,9 +478,57 @@ def _internal_delays(net, totals, par):
     return idel
 
 
-def _edges(net, spec, idel, dt, delay_mode, duration, B):
+def _member_edges(net, batch):
+    """Each member's coupling weights and delays (s) on the network's edges, ``(B, nnz)``.
+
+    ``params`` may give a member its own ``"weights"`` (an (n_regions, n_regions) matrix,
+    ``[target, source]``, on the network's connections) and its own conduction ``"speed"``
+    (m/s; delays = tract lengths / speed, for a network built from a connectome).
+    """
+    W = net.weights
+    rows = np.repeat(np.arange(net.n_regions), np.diff(W.indptr))
+    weights, delays = np.tile(W.data, (len(batch), 1)), np.tile(net.delays.data, (len(batch), 1))
+    for b, values in enumerate(batch):
+        member = f" (batch member {b})" if len(batch) > 1 else ""
+        if "weights" in values:
+            weights[b] = _weights_on_edges(net, values["weights"], rows, f"params['weights']"
+                                           f"{member}")
+        if "speed" in values:
+            speed = _scalar(values["speed"], f"params['speed']{member}")
+            lengths = getattr(getattr(net, "connectome", None), "tract_lengths", None)
+            if lengths is None:
+                raise ValueError(f"params['speed']{member}: this network has no tract lengths; "
+                                 "build it with Network.from_connectome to batch speeds")
+            if speed <= 0:
+                raise ValueError(f"params['speed']{member} must be > 0 m/s, got {speed}")
+            delays[b] = np.asarray(lengths)[rows, W.indices] / (speed * 1e3)
+    return weights, delays
+
+
+def _weights_on_edges(net, value, rows, what):
+    """A member's weight matrix as values on the network's connections."""
+    import scipy.sparse as sp
+    R, W = net.n_regions, net.weights
+    mat = value.toarray() if sp.issparse(value) else np.asarray(value, dtype=float)
+    if mat.shape != (R, R):
+        raise ValueError(f"{what} must have shape ({R}, {R}) [target, source], got {mat.shape}")
+    if not np.isfinite(mat).all():
+        raise ValueError(f"{what} contains NaN or inf")
+    outside = mat.copy()
+    outside[rows, W.indices] = 0.0
+    if outside.any():
+        t, src = np.argwhere(outside)[0]
+        raise ValueError(f"{what} connects {net.labels[src]!r} -> {net.labels[t]!r}, which "
+                         "the network does not; give the network every connection a member "
+                         "may use (a zero weight is kept)")
+    if (mat < 0).any() and not (W.data < 0).any():
+        raise ValueError(f"{what} has negative weights; the network's weights are all >= 0")
+    return mat[rows, W.indices]
+
+
+def _edges(net, idel, weights, delays, dt, delay_mode, duration):
     """Delays in steps and coupling arrays (CSR, per member) for the kernel."""
-    R = net.n_regions
+    R, B = net.n_regions, weights.shape[0]
 
     def steps(delays, what):
         D = np.asarray(delays, dtype=float) / dt
@@ -487,15 +544,15 @@ def _edges(net, spec, idel, dt, delay_mode, duration, B):
 
     idi, idf = steps(idel, "circuit edges")
     # coupling CSR (shared pattern) with per-member weights and delays
-    W, D = net.weights, net.delays
+    W = net.weights
     C = len(net.couplings)
     cptr = np.zeros((max(C, 1), R + 1), dtype=np.int64)
     nnz = W.nnz
     for ci in range(C):
         cptr[ci] = W.indptr + ci * nnz
     cidx = np.tile(W.indices.astype(np.int64), (B, C)) if C else np.zeros((B, 1), np.int64)
-    cw = np.tile(W.data, (B, C)) if C else np.zeros((B, 1))
-    cdi, cdf = steps(np.tile(D.data, (B, C)) if C else np.zeros((B, 1)), "connectome")
+    cw = np.tile(weights, (1, C)) if C else np.zeros((B, 1))
+    cdi, cdf = steps(np.tile(delays, (1, C)) if C else np.zeros((B, 1)), "connectome")
     L = int(max(idi.max(initial=0) + (idf.max(initial=0) > 0), cdi.max(initial=0)
                 + (cdf.max(initial=0) > 0))) + 2
     csplit, cfar, coff, cwhole = _order_edges(cptr, cidx, cw, cdi, cdf, L)
@@ -635,7 +692,7 @@ def _noise_amplitudes(noise, names, B, R):
     return nsig
 
 
-def _results(net, totals, record, times, out, status, common, seeds, par):
+def _results(net, totals, record, times, out, status, common, seeds, par, batch):
     """One Result per member: its samples, provenance and how it ended."""
     for k, name in enumerate(record):          # regions whose circuit lacks a variable: NaN
         for g in net.groups:
@@ -645,8 +702,12 @@ def _results(net, totals, record, times, out, status, common, seeds, par):
     results = ResultBatch()
     for b in range(out.shape[0]):
         ended, where = _outcome(net, totals, status[b], common["dt"])
-        prov = {**common, "seed": int(seeds[b]), "params": _param_view(net, totals, par[b]),
-                "status": ended, "steps_done": int(status[b, 2])}
+        params = _param_view(net, totals, par[b])
+        params.update({k: batch[b][k] for k in ("speed", "global_coupling") if k in batch[b]})
+        if "weights" in batch[b]:
+            params["weights"] = "per member (given in params)"
+        prov = {**common, "seed": int(seeds[b]), "params": params, "status": ended,
+                "steps_done": int(status[b, 2])}
         results.append(Result(times, {name: out[b, k] for k, name in enumerate(record)},
                               net.labels, units, prov, status=ended, diverged_at=where))
     return results
@@ -747,24 +808,42 @@ def _check_memory(parts):
         needed=needed, available=available)
 
 
-def _run_kernel(entry, args, ctl, n_threads):
-    """Run the kernel in a worker thread and wait in short slices, so that Ctrl-C reaches this
+def _run_kernel(entry, args, ctl, n_threads, parallel):
+    """Run the kernel on worker threads and wait in short slices, so that Ctrl-C reaches this
     (main) thread: it then sets ``ctl[0]``, the kernel stops within a step, and True is
-    returned (interrupted)."""
-    outcome, done = {}, threading.Event()
+    returned (interrupted).
+
+    Batch members are spread over ``n_threads`` threads in blocks (the kernel releases the
+    GIL); with parallel="regions" one thread runs them all and numba's threads split regions.
+    """
+    B = args[0].shape[0]
+    workers = 1 if parallel == "regions" else max(1, min(n_threads or _max_threads(), B))
+    size = max(1, B // (4 * workers))            # several blocks per thread: balance
+    blocks = [(b, min(b + size, B)) for b in range(0, B, size)]
+    outcome, done, lock = {"left": workers}, threading.Event(), threading.Lock()
 
     def work():
         try:
-            if n_threads is not None:
+            if n_threads is not None and parallel == "regions":
                 import numba
                 numba.set_num_threads(n_threads)       # thread-local: set in this thread
-            entry(*args)
+            while not ctl[0]:
+                with lock:
+                    if not blocks:
+                        break
+                    b0, b1 = blocks.pop(0)
+                entry(*args, b0, b1)
         except BaseException as err:                   # re-raised in the caller's thread
-            outcome["error"] = err
+            outcome.setdefault("error", err)
+            ctl[0] = 1
         finally:
-            done.set()
+            with lock:
+                outcome["left"] -= 1
+                if outcome["left"] == 0:
+                    done.set()
 
-    threading.Thread(target=work, name="rate_bridge-kernel", daemon=True).start()
+    for _ in range(workers):
+        threading.Thread(target=work, name="rate_bridge-kernel", daemon=True).start()
     interrupted = False
     # an Event, not Thread.join: a KeyboardInterrupt inside join() can mark a running thread
     # as stopped (CPython 3.11, bpo-45274), and the kernel would still write into `out`

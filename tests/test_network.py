@@ -202,9 +202,9 @@ def test_batch_equals_separate_calls_and_threads_do_not_matter(tvb_connectivity_
     np.testing.assert_array_equal(batch[1]["pc.v"], alone["pc.v"])
     one_thread = rb.simulate(net, params={"global_coupling": 0.05}, seed=12, n_jobs=1, **kw)
     np.testing.assert_array_equal(one_thread["pc.v"], alone["pc.v"])
-    by_nodes = rb.simulate(net, params={"global_coupling": 0.05}, seed=12, parallel="nodes",
+    by_regions = rb.simulate(net, params={"global_coupling": 0.05}, seed=12, parallel="regions",
                            **kw)
-    np.testing.assert_array_equal(by_nodes["pc.v"], alone["pc.v"])
+    np.testing.assert_array_equal(by_regions["pc.v"], alone["pc.v"])
     assert not np.array_equal(batch[0]["pc.v"], batch[2]["pc.v"])
 
 
@@ -295,4 +295,29 @@ def test_every_network_size_runs_on_one_compiled_kernel(tvb_connectivity_76):
                                      "batch", [n])
         modules.append(kernel_for(spec)[0])
     assert len(keys) == 1 and modules[0] is modules[1]
-    assert len(modules[0].run_serial.signatures) == 1       # compiled (or loaded) once
+    assert len(modules[0].run.signatures) == 1       # compiled (or loaded) once
+
+
+def test_speed_and_weights_are_batchable(tvb_connectivity_76):
+    """Per-member conduction speed and weight matrix equal separately built networks."""
+    W, L, labels = tvb_connectivity_76
+    conn = rb.adapters.Connectome(W, L, labels)
+    kw = dict(coupling=("pc.m_out", "pc.m_in_e"), global_coupling=0.05)
+    net = rb.Network.from_connectome(conn, "jansen_rit", speed=3.0, **kw)
+    run = dict(duration=0.1, dt=1e-4, integrator="heun", record=["pc.v"], n_jobs=2)
+    W2 = conn.weights * np.linspace(0.5, 2.0, 76)[:, None]        # a rescaled matrix
+    batch = rb.simulate(net, params=[{"speed": 10.0}, {}, {"weights": W2, "speed": 5.0}], **run)
+    fast = rb.simulate(rb.Network.from_connectome(conn, "jansen_rit", speed=10.0, **kw), **run)
+    np.testing.assert_array_equal(batch[0]["pc.v"], fast["pc.v"])
+    np.testing.assert_array_equal(batch[1]["pc.v"], rb.simulate(net, **run)["pc.v"])
+    conn2 = rb.adapters.Connectome(W2, L, labels)
+    other = rb.simulate(rb.Network.from_connectome(conn2, "jansen_rit", speed=5.0, **kw), **run)
+    np.testing.assert_array_equal(batch[2]["pc.v"], other["pc.v"])
+    assert not np.array_equal(batch[0]["pc.v"], batch[1]["pc.v"])
+    with pytest.raises(ValueError, match="does not"):              # a connection it lacks
+        rb.simulate(net, params=[{"weights": np.ones((76, 76))}], **run)
+    with pytest.raises(ValueError, match="speed.*> 0"):
+        rb.simulate(net, params=[{"speed": -1.0}], **run)
+    with pytest.raises(ValueError, match="tract lengths"):
+        rb.simulate(rb.Network.from_arrays(W, "jansen_rit", **kw), params=[{"speed": 3.0}],
+                    **run)

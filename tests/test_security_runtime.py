@@ -2,7 +2,7 @@
 a damaged kernel cache, values checked before the run, and CLI outputs never overwritten.
 
 Every simulating test runs the damped oscillator of test_simulate.py with rk4 on one region
-(``run_serial``, also for batches with ``n_jobs=1``): no kernel of its own.
+(``run``): no kernel of its own.
 """
 import logging
 import os

@@ -90,7 +90,7 @@ def test_changing_values_never_recompiles(oscillator):
     assert r1.provenance["kernel"] == r2.provenance["kernel"]
     from rate_bridge.compile.cache import _LOADED
     module = next(m for m, _, key in _LOADED.values() if key == r1.provenance["kernel"])
-    assert len(module.run_serial.signatures) == 1
+    assert len(module.run.signatures) == 1
 
 
 def test_recording_decimate_and_average():
@@ -172,7 +172,7 @@ def test_compiled_kernel_is_reused_by_a_new_process(tmp_path):
         "from rate_bridge.compile.cache import _LOADED\n"
         "res = rb.simulate('kuramoto', 0.01, 1e-3, integrator='heun', record=['osc.theta'])\n"
         "m = next(iter(_LOADED.values()))[0]\n"
-        "st = m.run_serial.stats\n"
+        "st = m.run.stats\n"
         "print(sum(st.cache_hits.values()), sum(st.cache_misses.values()))\n")
     env = {"RATE_BRIDGE_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
     import os

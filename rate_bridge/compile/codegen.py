@@ -69,7 +69,7 @@ class KernelSpec:
         Circuit structure of each group.
     couplings : list of Coupling
     integrator : str
-    parallel : {"batch", "nodes"}
+    parallel : {"batch", "regions"}
     """
 
     def __init__(self, flats, couplings, integrator, parallel, sizes):
@@ -197,7 +197,7 @@ class _Writer:
 def generate(spec):
     """Return the source of the kernel module for a :class:`KernelSpec`."""
     w = _Writer()
-    par = spec.parallel == "nodes"
+    par = spec.parallel == "regions"
     rng = "prange" if par else "range"
     # error_model="numpy": a division by zero gives inf/nan (caught by the finite check after
     # each step) instead of a per-division test for ZeroDivisionError. fastmath "contract" only
@@ -262,7 +262,7 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
 
 #: the only top-level definitions a generated module may hold
 _GENERATED_DEFS = {"_delayed", "_sources", "_far_block", "_row_dot", "_stage", "_diffusion",
-                   "_run_one", "run", "run_serial"}
+                   "_run_one", "run"}
 _IMPORTS = {"math", "numpy", "llvmlite", "numba", "numba.extending"}
 
 
@@ -664,7 +664,7 @@ def _gen_diffusion(w, spec, deco, rng):
 
 
 def _gen_run(w, spec, deco, rng, par):
-    """_run_one (the time loop of one batch member) and the entry points run / run_serial.
+    """_run_one (the time loop of one batch member) and the entry point run (members b0..b1).
 
     ``status[b]`` says how member b ended: ``status[b, 0]`` is -1 (completed), the step at which
     a state became NaN/inf (> 0; ``status[b, 1]`` its index in x) or -2 (stopped because
@@ -794,23 +794,20 @@ for q in range({Q} if idel else {NC}):   # internal sources only when delayed
     w("status[2] = n_steps")
     w.dedent()
     w()
-    serial = deco.replace(", parallel=True)", ")")
-    # run: batch members in parallel (prange); run_serial: one after the other, for a single
-    # member or one thread (numba compiles each lazily, and the serial one compiles faster)
-    batch = serial if par else deco.replace(")", ", parallel=True)")
-    for name, decorator, loop in (("run", batch, "range" if par else "prange"),
-                                  ("run_serial", serial, "range")):
-        w(decorator)
-        w(f"def {name}(x0, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi,"
-          " cdf, cwhole, cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg,"
-          " n_steps, dt, rec_every, rec_avg, out, status, ctl):")
-        w('    """Simulate every batch member b (states x0[b], parameters par[b], ...) into'
-          ' out[b]."""')
-        w(f"    for b in {loop}(x0.shape[0]):")
-        w("        x = x0[b].copy()")
-        w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, csplit[b], cfar[b],"
-          " cidx[b], coff[b], cw[b], cdi[b], cdf[b], cwhole[b], cdense_on, cdense, L, hinit[b],"
-          " drv, dvar, nsig[b], nvar, seeds[b], rvar, greg, n_steps, dt, rec_every, rec_avg,"
-          " out[b], status[b], ctl)")
-        w("    return status")
-        w()
+    # one entry point: batch members b0 .. b1 - 1, one after the other. simulate() spreads
+    # blocks of members over Python threads (the kernel releases the GIL): no second,
+    # prange-parallel entry point to compile, and a member's result never depends on the split
+    w(deco.replace(", parallel=True)", ")"))
+    w("def run(x0, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi, cdf, cwhole,"
+      " cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt,"
+      " rec_every, rec_avg, out, status, ctl, b0, b1):")
+    w('    """Simulate batch members b0 <= b < b1 (states x0[b], parameters par[b], ...) into'
+      ' out[b]."""')
+    w("    for b in range(b0, b1):")
+    w("        x = x0[b].copy()")
+    w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, csplit[b], cfar[b],"
+      " cidx[b], coff[b], cw[b], cdi[b], cdf[b], cwhole[b], cdense_on, cdense, L, hinit[b],"
+      " drv, dvar, nsig[b], nvar, seeds[b], rvar, greg, n_steps, dt, rec_every, rec_avg,"
+      " out[b], status[b], ctl)")
+    w("    return status")
+    w()
