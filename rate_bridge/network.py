@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .compile.graph import flatten
-from .model.coupling import COUPLING_FUNCTIONS, parse_coupling  # noqa: F401 (documented here)
+from .model.coupling import COUPLING_FUNCTIONS, parse_coupling  # noqa: F401 (re-exported)
 from .model.errors import ModelError, UnknownModelNameError
 from .model.templates import Circuit
 from .utils import UnknownNameError, logger, region_indices, validate_type, verbose
@@ -304,11 +304,17 @@ class Network:
         return (f"<Network {self.name!r} | {self.n_regions} regions, {self.weights.nnz} edges, "
                 f"{len(self.groups)} circuit type(s), couplings {self.couplings}>")
 
+    def kernel_spec(self, integrator="heun", parallel="batch"):
+        """The :class:`~rate_bridge.compile.KernelSpec` of this network: what its kernel is
+        generated from (structure) and the layout of its arrays (sizes)."""
+        from .compile import KernelSpec
+        return KernelSpec([g["flat"] for g in self.groups], self.couplings, integrator,
+                          parallel, [len(g["regions"]) for g in self.groups])
+
     def show_code(self, integrator="heun", parallel="batch"):
         """The generated kernel source for this network (readable Python compiled by numba)."""
-        from .compile import KernelSpec, generate
-        return generate(KernelSpec([g["flat"] for g in self.groups], self.couplings, integrator,
-                                   parallel, [len(g["regions"]) for g in self.groups]))
+        from .compile import generate
+        return generate(self.kernel_spec(integrator, parallel))
 
     # -- change ----------------------------------------------------------------------------
     def _region_indices(self, regions):

@@ -32,13 +32,12 @@ import keyword
 
 from ..model.errors import ModelError
 from ..model.expressions import FUNCTIONS, to_source
+from . import abi
+from .abi import FAR_BLOCK
 from .integrators import INTEGRATORS, integrator_code
 from .rng import RNG_SOURCE
 from .vecmath import VECMATH_IMPORTS, VECMATH_SOURCE
 
-#: stage times per block of far-edge sums (blocks of FAR_BLOCK - 1 steps; edges delayed by at
-#: least FAR_BLOCK - 1 steps are summed once per block)
-FAR_BLOCK = 8
 
 
 # Calls are rendered inline (no function-call overhead in the hot loops); arguments come
@@ -688,9 +687,7 @@ def _gen_run(w, spec, deco, rng, par):
                 "        _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far)\n"
                 if _linear_couplings(spec) else "")
     w(deco)
-    w("def _run_one(x, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi, cdf,"
-      " cwhole, cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seed, rvar, greg, n_steps,"
-      " dt, rec_every, rec_avg, out, status, ctl):")
+    w(f"def _run_one({abi.member_signature()}):")
     w.indent()
     w.block(f'''
 S = lay[{5 * len(spec.flats) + 1}]
@@ -798,16 +795,11 @@ for q in range({Q} if idel else {NC}):   # internal sources only when delayed
     # blocks of members over Python threads (the kernel releases the GIL): no second,
     # prange-parallel entry point to compile, and a member's result never depends on the split
     w(deco.replace(", parallel=True)", ")"))
-    w("def run(x0, lay, par, cpar, idi, idf, cptr, csplit, cfar, cidx, coff, cw, cdi, cdf, cwhole,"
-      " cdense_on, cdense, L, hinit, drv, dvar, nsig, nvar, seeds, rvar, greg, n_steps, dt,"
-      " rec_every, rec_avg, out, status, ctl, b0, b1):")
+    w(f"def run({abi.run_signature()}):")
     w('    """Simulate batch members b0 <= b < b1 (states x0[b], parameters par[b], ...) into'
       ' out[b]."""')
     w("    for b in range(b0, b1):")
     w("        x = x0[b].copy()")
-    w("        _run_one(x, lay, par[b], cpar[b], idi[b], idf[b], cptr, csplit[b], cfar[b],"
-      " cidx[b], coff[b], cw[b], cdi[b], cdf[b], cwhole[b], cdense_on, cdense, L, hinit[b],"
-      " drv, dvar, nsig[b], nvar, seeds[b], rvar, greg, n_steps, dt, rec_every, rec_avg,"
-      " out[b], status[b], ctl)")
+    w(f"        _run_one({abi.member_call()})")
     w("    return status")
     w()

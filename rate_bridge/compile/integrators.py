@@ -7,16 +7,16 @@ The loop over steps, coupling, delays and recording live elsewhere: schemes stay
 any model the compiler emits.
 """
 
-#: name -> (description, order (deterministic), accepts state noise, code)
+#: name -> (description, code); STOCHASTIC_VERSION says which take noise on states
 #: In the code: ``S`` is the state count, ``STAGE(x, c, out)`` evaluates the vector field,
 #: ``DIFF(x, out)`` fills diffusion * dW; ``RANGE`` is ``range`` or ``prange``.
 INTEGRATORS = {
-    "euler": ("explicit Euler", 1, False, """
+    "euler": ("explicit Euler", """
 STAGE(x, 0.0, k1)
 for j in RANGE(S):
     x[j] += dt * k1[j]
 """),
-    "heun": ("Heun (explicit trapezoid)", 2, False, """
+    "heun": ("Heun (explicit trapezoid)", """
 STAGE(x, 0.0, k1)
 for j in RANGE(S):
     xt[j] = x[j] + dt * k1[j]
@@ -24,7 +24,7 @@ STAGE(xt, 1.0, k2)
 for j in RANGE(S):
     x[j] += 0.5 * dt * (k1[j] + k2[j])
 """),
-    "rk4": ("classic fourth-order Runge-Kutta", 4, False, """
+    "rk4": ("classic fourth-order Runge-Kutta", """
 STAGE(x, 0.0, k1)
 for j in RANGE(S):
     xt[j] = x[j] + 0.5 * dt * k1[j]
@@ -38,13 +38,13 @@ STAGE(xt, 1.0, k4)
 for j in RANGE(S):
     x[j] += dt / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
 """),
-    "euler_maruyama": ("Euler-Maruyama (Itô)", 1, True, """
+    "euler_maruyama": ("Euler-Maruyama (Itô)", """
 STAGE(x, 0.0, k1)
 DIFF(x, g1)
 for j in RANGE(S):
     x[j] += dt * k1[j] + g1[j]
 """),
-    "heun_stochastic": ("stochastic Heun (Stratonovich)", 1, True, """
+    "heun_stochastic": ("stochastic Heun (Stratonovich)", """
 STAGE(x, 0.0, k1)
 DIFF(x, g1)
 for j in RANGE(S):
@@ -64,7 +64,7 @@ STOCHASTIC_VERSION = {"euler": "euler_maruyama", "heun": "heun_stochastic",
 def integrator_code(name, parallel_nodes):
     """The step code of scheme ``name`` with STAGE/DIFF/RANGE filled in."""
     try:
-        code = INTEGRATORS[name][3]
+        code = INTEGRATORS[name][1]
     except KeyError:
         raise ValueError(f"unknown integrator {name!r}; choose one of "
                          f"{sorted(INTEGRATORS)}") from None
