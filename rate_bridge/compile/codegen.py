@@ -668,6 +668,9 @@ def _gen_run(w, spec, deco, rng, par):
     ``status[b]`` says how member b ended: ``status[b, 0]`` is -1 (completed), the step at which
     a state became NaN/inf (> 0; ``status[b, 1]`` its index in x) or -2 (stopped because
     ``ctl[0]`` was set, e.g. by Ctrl-C); ``status[b, 2]`` the number of steps done.
+
+    Long on purpose: most of it is the template of the generated time loop, kept whole so that
+    it reads as the code it writes.
     """
     step = integrator_code(spec.integrator, par)
     stage_args = _STAGE_ARGS.split(", ", 2)[2].replace(" dx,", " {out},")
