@@ -332,13 +332,29 @@ def test_generic_code_names_no_shipped_template_or_variable():
     assert hits == []
 
 
-def _imports(module):
-    """Modules of rate_bridge that ``module`` imports anywhere in its code (lazily too)."""
+def _import_nodes(tree, lazy):
+    """Import statements of a module: all of them, or (``lazy=False``) those run when the
+    module is imported, i.e. not inside a function."""
+    if lazy:
+        return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    out, todo = [], list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append(node)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _imports(module, lazy=True):
+    """Modules of rate_bridge that ``module`` imports anywhere in its code (lazily too, unless
+    ``lazy=False``)."""
     path = PACKAGE.joinpath(*module.split(".")[1:])
     path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
     package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _import_nodes(ast.parse(path.read_text()), lazy):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = package.split(".")[:len(package.split(".")) - node.level + 1]
             base = ".".join(base + ([node.module] if node.module else []))
@@ -374,3 +390,46 @@ def test_the_model_language_and_the_file_helpers_import_nothing_above_them():
         assert not _reaches(module, "rate_bridge.compile.graph"), module
     assert not _reaches("rate_bridge.adapters._common", "rate_bridge.adapters.connectome")
     assert _reaches("rate_bridge.network", "rate_bridge.model.templates")   # the check works
+
+
+def _package_modules():
+    """Every module of the rate_bridge package, by dotted name."""
+    names = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
+
+
+def _cycles(graph):
+    """Import cycles of ``{module: imported modules}``, each as the path that closes it."""
+    cycles, done, path = [], set(), []
+
+    def visit(module):
+        path.append(module)
+        for dep in sorted(graph.get(module, ())):
+            if dep in path:
+                cycles.append(path[path.index(dep):] + [dep])
+            elif dep not in done:
+                visit(dep)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module)
+    return cycles
+
+
+def test_no_module_of_the_package_imports_itself_back_at_import_time():
+    graph = {module: _imports(module, lazy=False) for module in _package_modules()}
+    assert len(graph) > 40 and all(m.startswith("rate_bridge") for m in graph)
+    assert _cycles(graph) == []
+    # readers and operations build Connectomes, so they import connectome at module level;
+    # Connectome's convenience methods (to_networkx, normalise, ...) import them lazily
+    for upper in ("rate_bridge.adapters.graph", "rate_bridge.adapters.operations"):
+        assert "rate_bridge.adapters.connectome" in graph[upper]
+        assert upper not in graph["rate_bridge.adapters.connectome"]
+        assert upper in _imports("rate_bridge.adapters.connectome")
+    # the search finds a cycle where there is one
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}) == [["a", "b", "c", "a"]]

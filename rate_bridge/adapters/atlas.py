@@ -496,74 +496,15 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
     name = name or C.stem(path)
     if ext in VOLUME_EXTS:
         return _read_volume(path, lut, background, exclude, coord_frame, name)
-    if ext == ".annot":
-        codes, table, file_hemi = _read_annot(path)
-    elif ext == ".gii":
-        codes, table, file_hemi = _read_gifti_labels(path)
-    elif ext in (".txt", ".txt.bz2", ".txt.gz", ".npy"):
-        codes, table, file_hemi = read_region_indices(path), None, None
-    else:
-        raise ValueError(f"{path}: unknown parcellation extension {ext!r}; supported: "
-                         f"{list(VOLUME_EXTS)} (volumes), .annot, .gii (surface labels), "
-                         f".txt/.npy (TVB region mapping)")
-    if surface is None:
-        raise ValueError(f"{path}: a surface labelling needs surface= (the mesh it labels: "
-                         f"GIFTI, FreeSurfer geometry or TVB surface zip)")
-    if isinstance(surface, tuple):
-        verts, tris = np.asarray(surface[0], dtype=float), np.asarray(surface[1], np.int64)
-        normals, frame, sname = None, "unknown", "surface"
-        _check_mesh(verts, tris, f"{path} (surface)")
-    else:
-        verts, tris, normals, frame = read_surface(surface)
-        sname = str(surface)
-    if codes.size != verts.shape[0]:
-        raise ValueError(f"{path}: {codes.size} labelled vertices but the surface {sname} has "
-                         f"{verts.shape[0]} vertices")
+    codes, table, file_hemi = _read_vertex_codes(path, ext)
+    verts, tris, normals, frame = _labelled_surface(surface, path, codes.size)
     hemi = hemi or file_hemi or (None if table is None else _hemi_from_name(path))
     check_option("hemi", hemi, ("lh", "rh", None))
-    hemispheres = None
     if table is None:  # TVB region mapping: codes are region indices
-        if codes.min() < 0:
-            raise ValueError(f"{path}: negative region index {codes.min()}")
-        if labels is not None and hasattr(labels, "labels") and hasattr(labels, "weights"):
-            hemispheres = labels.hemispheres
-            labels = labels.labels
-        if labels is None:
-            # one region per index up to the largest: bounded by the vertices before
-            # allocating (index 10**8 in a 20-byte file would ask for 10**8 regions)
-            if codes.max() >= codes.size:
-                raise ValueError(f"{path}: region index {codes.max()} in a mapping of "
-                                 f"{codes.size} vertices; without labels= regions are "
-                                 f"numbered 0..n-1 with n <= the number of vertices; pass "
-                                 f"labels= (one name per region) for sparse indices")
-            labels = [f"r{k}" for k in range(codes.max() + 1)]
-        labels = C.check_labels(labels, len(labels), f"{path} (labels)")
-        if codes.max() >= len(labels):
-            raise ValueError(f"{path}: region index {codes.max()} but only {len(labels)} "
-                             f"labels (regions 0..{len(labels) - 1})")
-        region_mapping = codes
-        values = np.arange(len(labels))
+        labels, region_mapping, values, hemispheres = _mapping_regions(codes, labels, path)
     else:
-        present = np.unique(codes[codes >= 0]) if table else np.unique(codes)
-        values, labels = [], []
-        for val in present:
-            lab = table.get(int(val), str(int(val)))
-            if lab in exclude or (hemi and f"{lab}-{hemi}" in exclude):
-                continue
-            values.append(int(val))
-            labels.append(f"{lab}-{hemi}" if hemi else lab)
-        if not labels:
-            raise ValueError(f"{path}: no labelled vertices (after excluding {list(exclude)})")
-        unused = sorted(set(table) - set(int(v) for v in present))
-        if unused:
-            logger.info(f"{path}: {len(unused)} names without vertices are not regions: "
-                        f"{[table[k] for k in unused][:10]}")
-        labels = C.check_labels(labels, len(labels), path)
-        lookup = {v: k for k, v in enumerate(values)}
-        region_mapping = np.array([lookup.get(int(c), -1) for c in codes], dtype=np.int64)
-        values = np.array(values)
-        if hemi is not None:
-            hemispheres = np.full(len(labels), hemi == "rh")
+        labels, region_mapping, values, hemispheres = _table_regions(codes, table, hemi,
+                                                                     exclude, path)
     n = len(labels)
     if hemispheres is None:
         hemispheres = _hemis_from_labels(labels, path)
@@ -582,6 +523,88 @@ def read_parcellation(path, *, surface=None, labels=None, lut=None, background=0
                        f"{parc.empty_regions[:10]}")
     logger.info(f"Read {parc!r}")
     return parc
+
+
+def _read_vertex_codes(path, ext):
+    """(code per vertex, {code: name} or None for a TVB region mapping, hemisphere or None)
+    of a surface labelling file."""
+    if ext == ".annot":
+        return _read_annot(path)
+    if ext == ".gii":
+        return _read_gifti_labels(path)
+    if ext in (".txt", ".txt.bz2", ".txt.gz", ".npy"):
+        return read_region_indices(path), None, None
+    raise ValueError(f"{path}: unknown parcellation extension {ext!r}; supported: "
+                     f"{list(VOLUME_EXTS)} (volumes), .annot, .gii (surface labels), "
+                     f".txt/.npy (TVB region mapping)")
+
+
+def _labelled_surface(surface, path, n_codes):
+    """(vertices, triangles, normals or None, frame) of the mesh a labelling of ``path``
+    with ``n_codes`` vertices lives on."""
+    if surface is None:
+        raise ValueError(f"{path}: a surface labelling needs surface= (the mesh it labels: "
+                         f"GIFTI, FreeSurfer geometry or TVB surface zip)")
+    if isinstance(surface, tuple):
+        verts, tris = np.asarray(surface[0], dtype=float), np.asarray(surface[1], np.int64)
+        normals, frame, sname = None, "unknown", "surface"
+        _check_mesh(verts, tris, f"{path} (surface)")
+    else:
+        verts, tris, normals, frame = read_surface(surface)
+        sname = str(surface)
+    if n_codes != verts.shape[0]:
+        raise ValueError(f"{path}: {n_codes} labelled vertices but the surface {sname} has "
+                         f"{verts.shape[0]} vertices")
+    return verts, tris, normals, frame
+
+
+def _mapping_regions(codes, labels, path):
+    """(labels, region mapping, label values, hemispheres or None) of a TVB region mapping,
+    whose codes are region indices and whose names come from ``labels``."""
+    if codes.min() < 0:
+        raise ValueError(f"{path}: negative region index {codes.min()}")
+    hemispheres = None
+    if labels is not None and hasattr(labels, "labels") and hasattr(labels, "weights"):
+        hemispheres = labels.hemispheres
+        labels = labels.labels
+    if labels is None:
+        # one region per index up to the largest: bounded by the vertices before
+        # allocating (index 10**8 in a 20-byte file would ask for 10**8 regions)
+        if codes.max() >= codes.size:
+            raise ValueError(f"{path}: region index {codes.max()} in a mapping of "
+                             f"{codes.size} vertices; without labels= regions are "
+                             f"numbered 0..n-1 with n <= the number of vertices; pass "
+                             f"labels= (one name per region) for sparse indices")
+        labels = [f"r{k}" for k in range(codes.max() + 1)]
+    labels = C.check_labels(labels, len(labels), f"{path} (labels)")
+    if codes.max() >= len(labels):
+        raise ValueError(f"{path}: region index {codes.max()} but only {len(labels)} "
+                         f"labels (regions 0..{len(labels) - 1})")
+    return labels, codes, np.arange(len(labels)), hemispheres
+
+
+def _table_regions(codes, table, hemi, exclude, path):
+    """(labels, region mapping, label values, hemispheres or None) of an .annot/GIFTI
+    labelling: one region per named code present, less the excluded names."""
+    present = np.unique(codes[codes >= 0]) if table else np.unique(codes)
+    values, labels = [], []
+    for val in present:
+        lab = table.get(int(val), str(int(val)))
+        if lab in exclude or (hemi and f"{lab}-{hemi}" in exclude):
+            continue
+        values.append(int(val))
+        labels.append(f"{lab}-{hemi}" if hemi else lab)
+    if not labels:
+        raise ValueError(f"{path}: no labelled vertices (after excluding {list(exclude)})")
+    unused = sorted(set(table) - set(int(v) for v in present))
+    if unused:
+        logger.info(f"{path}: {len(unused)} names without vertices are not regions: "
+                    f"{[table[k] for k in unused][:10]}")
+    labels = C.check_labels(labels, len(labels), path)
+    lookup = {v: k for k, v in enumerate(values)}
+    region_mapping = np.array([lookup.get(int(c), -1) for c in codes], dtype=np.int64)
+    hemispheres = None if hemi is None else np.full(len(labels), hemi == "rh")
+    return labels, region_mapping, np.array(values), hemispheres
 
 
 def _hemis_from_labels(labels, path):

@@ -115,6 +115,9 @@ class Connectome:
                 return False
         return True
 
+    # The convenience methods below import graph/operations inside their bodies: those modules
+    # build Connectomes and import this one at module level, never the other way round
+    # (tests/test_template_defaults.py checks the package has no import-time cycle).
     def to_networkx(self):
         """Directed graph with an edge ``source -> target`` per connection (see
         :func:`rate_bridge.adapters.to_networkx`)."""

@@ -125,7 +125,6 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
     else:
         labels = [str(u) for u in nodes]
     labels = C.check_labels(labels, n, where)
-    index = {u: k for k, u in enumerate(nodes)}
     if speed is not None:
         speed = float(speed)
         if not np.isfinite(speed) or speed <= 0:
@@ -133,6 +132,23 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
     # weights, lengths and their checked copies are dense: a graph of many nodes (a few MB of
     # GraphML) could ask for terabytes
     F.check_alloc(4 * 8 * n * n, where, f"dense matrices for {n} nodes")
+    w, tl = _edge_matrices(graph, nodes, weight, length, delay, speed, where)
+    w = C.check_weights(w, where)
+    tl = C.check_weights(tl, where, "tract_lengths (edge lengths)")
+    fields = _node_fields(graph, nodes, where)
+    if coord_frame is None:
+        coord_frame = graph.graph.get("coord_frame", "unknown")
+    conn = build_connectome(where, weights=w, tract_lengths=tl, labels=labels,
+                              coord_frame=coord_frame,
+                              name=name or graph.graph.get("name") or "networkx graph", **fields)
+    logger.info(f"Converted {where} to {conn!r}")
+    return conn
+
+
+def _edge_matrices(graph, nodes, weight, length, delay, speed, where):
+    """Dense ``[target, source]`` weights and tract lengths (mm) of the graph's edges."""
+    n = len(nodes)
+    index = {u: k for k, u in enumerate(nodes)}
     w = np.zeros((n, n))
     tl = np.zeros((n, n))
     for u, v, data in graph.edges(data=True):
@@ -153,8 +169,13 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
         for (i, j) in ((tgt, src),) if graph.is_directed() else ((tgt, src), (src, tgt)):
             w[i, j] = val
             tl[i, j] = lval
-    w = C.check_weights(w, where)
-    tl = C.check_weights(tl, where, "tract_lengths (edge lengths)")
+    return w, tl
+
+
+def _node_fields(graph, nodes, where):
+    """Optional :class:`Connectome` fields (centres, orientations, hemispheres, cortical,
+    areas) from node attributes."""
+    n = len(nodes)
     fields = {}
     xyz = _node_values(graph, nodes, ("x", "y", "z"), where, "centre in mm")
     if xyz is None:
@@ -179,13 +200,7 @@ def from_networkx(graph, *, weight="weight", length="length", delay="delay", spe
     area = _node_values(graph, nodes, ("area",), where, "area in mm²")
     if area is not None:
         fields["areas"] = [v[0] for v in area]
-    if coord_frame is None:
-        coord_frame = graph.graph.get("coord_frame", "unknown")
-    conn = build_connectome(where, weights=w, tract_lengths=tl, labels=labels,
-                              coord_frame=coord_frame,
-                              name=name or graph.graph.get("name") or "networkx graph", **fields)
-    logger.info(f"Converted {where} to {conn!r}")
-    return conn
+    return fields
 
 
 def _as_bool(value, where, key):

@@ -346,6 +346,88 @@ def _read_labels_arg(labels):
     return [str(lab) for lab in labels]
 
 
+def _read_container(path, weights_key, lengths_key, labels_key):
+    """What a .npz/.mat file holds: its weights and, where stored, ``tract_lengths``,
+    ``labels``, ``centres``, the optional region ``fields`` and the ``stored`` name/frame."""
+    data = _load_container(path)
+    found = {"weights": data[_pick(data, weights_key, _WEIGHT_KEYS, path, "weights", True)],
+             "labels": None, "fields": {}, "stored": {}}
+    lkey = _pick(data, lengths_key, _LENGTH_KEYS, path, "tract lengths", lengths_key is not None)
+    if lkey is not None:
+        found["tract_lengths"] = data[lkey]
+    labkey = _pick(data, labels_key, _LABEL_KEYS, path, "labels", labels_key is not None)
+    if labkey is not None:
+        found["labels"] = _mat_strings(data[labkey], f"{path}[{labkey!r}]")
+    ckey = _pick(data, None, _CENTRE_KEYS, path, "centres", False)
+    if ckey is not None:
+        found["centres"] = data[ckey]
+    for key in ("orientations", "areas", "hemispheres", "cortical"):
+        if key in data:
+            val = np.asarray(data[key])
+            found["fields"][key] = val.ravel() if key != "orientations" else val
+    for key in ("name", "coord_frame"):
+        if key in data:
+            found["stored"][key] = _mat_strings(data[key], f"{path}[{key!r}]")[0]
+    return found
+
+
+def _tract_lengths(tract_lengths, path, weights, file_labels, lengths_key, *, delimiter,
+                   header, transpose):
+    """The tract lengths matrix (or None) from a file, an array or False/None, in the
+    ``[target, source]`` layout and checked against the weights."""
+    if tract_lengths is None or tract_lengths is False:
+        return None
+    if isinstance(tract_lengths, (str, Path)):
+        where = C.check_exists(C.as_path(tract_lengths))
+        if C.suffixes(where) in (".npz", ".mat"):
+            data = _load_container(where)
+            lengths = data[_pick(data, lengths_key, _LENGTH_KEYS + _WEIGHT_KEYS, where,
+                                 "weights", True)]
+            len_labels = None
+        else:
+            lengths, len_labels = _weights_from(where, delimiter, header)
+        lengths = C.check_weights(lengths, where, "tract_lengths")
+        if len_labels is not None and file_labels is not None and len_labels != file_labels:
+            raise ValueError(f"{where}: its labels differ from those of {path.name}")
+    else:
+        where = f"{path} (tract lengths)"
+        lengths = C.check_weights(tract_lengths, where, "tract_lengths")
+    if transpose:
+        lengths = lengths.T.copy()
+    C.check_same_shape(weights, lengths, "weights", "tract_lengths", where)
+    return lengths
+
+
+def _labels(labels, file_labels, n, path):
+    """The ``labels`` argument if given, else the file's own labels (or None), checked."""
+    given = _read_labels_arg(labels)
+    if given is not None:
+        return C.check_labels(given, n, f"{path} (labels)")
+    if file_labels is not None:
+        return C.check_labels(file_labels, n, str(path))
+    return None
+
+
+def _region_table(path, n, labels, centres, fields, stored):
+    """Labels and centres completed from the sibling ``<stem>_regions`` table of a text file
+    if there is one; its other columns go into ``fields``, its frame into ``stored``."""
+    table = _sibling(path, "_regions")
+    if not table.exists():
+        return labels, centres
+    logger.info(f"{path}: reading region table {table.name}")
+    tlabels, tfields, tframe = _parse_region_table(C.read_text(table), table, n)
+    if labels is not None and tlabels != labels:
+        raise ValueError(f"{table}: region labels differ from those of {path.name}")
+    labels = labels or C.check_labels(tlabels, n, table)
+    table_centres = tfields.pop("centres", None)
+    if centres is None:
+        centres = table_centres
+    fields.update(tfields)
+    if tframe is not None:
+        stored.setdefault("coord_frame", tframe)
+    return labels, centres
+
+
 @verbose
 @F.reader
 def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_key=None,
@@ -393,89 +475,32 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
     """
     path = C.check_exists(C.as_path(path))
     ext = C.suffixes(path)
-    fields = {}
-    stored = {}
-    file_labels = None
+    text = ext in TEXT_EXTS + _COMPRESSED
     if ext in (".npz", ".mat"):
-        data = _load_container(path)
-        wkey = _pick(data, weights_key, _WEIGHT_KEYS, path, "weights", True)
-        weights = data[wkey]
-        lkey = _pick(data, lengths_key, _LENGTH_KEYS, path, "tract lengths",
-                     lengths_key is not None)
-        if tract_lengths is None and lkey is not None:
-            tract_lengths = data[lkey]
-        labkey = _pick(data, labels_key, _LABEL_KEYS, path, "labels", labels_key is not None)
-        if labkey is not None:
-            file_labels = _mat_strings(data[labkey], f"{path}[{labkey!r}]")
-        ckey = _pick(data, None, _CENTRE_KEYS, path, "centres", False)
-        if centres is None and ckey is not None:
-            centres = data[ckey]
-        for key in ("orientations", "areas", "hemispheres", "cortical"):
-            if key in data:
-                val = np.asarray(data[key])
-                fields[key] = val.ravel() if key != "orientations" else val
-        for key in ("name", "coord_frame"):
-            if key in data:
-                stored[key] = _mat_strings(data[key], f"{path}[{key!r}]")[0]
+        found = _read_container(path, weights_key, lengths_key, labels_key)
     else:
         weights, file_labels = _weights_from(path, delimiter, header)
+        found = {"weights": weights, "labels": file_labels}
+    fields, stored = found.get("fields", {}), found.get("stored", {})
     where = str(path)
-    weights = C.check_weights(weights, where)
+    weights = C.check_weights(found["weights"], where)
     n = weights.shape[0]
     if transpose:
         weights = weights.T.copy()
-    if tract_lengths is None and ext in TEXT_EXTS + _COMPRESSED:
+    if tract_lengths is None:
+        tract_lengths = found.get("tract_lengths")
+    if tract_lengths is None and text:
         sib = _sibling(path, "_tract_lengths")
         if sib.exists():
             logger.info(f"{path}: reading tract lengths from {sib.name}")
             tract_lengths = sib
-    if tract_lengths is False:
-        tract_lengths = None
-    if isinstance(tract_lengths, (str, Path)):
-        lpath = C.check_exists(C.as_path(tract_lengths))
-        if C.suffixes(lpath) in (".npz", ".mat"):
-            data = _load_container(lpath)
-            lengths = data[_pick(data, lengths_key, _LENGTH_KEYS + _WEIGHT_KEYS, lpath,
-                                 "weights", True)]
-            len_labels = None
-        else:
-            lengths, len_labels = _weights_from(lpath, delimiter, header)
-        lengths = C.check_weights(lengths, lpath, "tract_lengths")
-        if transpose:
-            lengths = lengths.T.copy()
-        if len_labels is not None and file_labels is not None and len_labels != file_labels:
-            raise ValueError(f"{lpath}: its labels differ from those of {path.name}")
-        where_l = lpath
-    elif tract_lengths is not None:
-        where_l = f"{path} (tract lengths)"
-        lengths = C.check_weights(tract_lengths, where_l, "tract_lengths")
-        if transpose:
-            lengths = lengths.T.copy()
-    else:
-        lengths = None
-    if lengths is not None:
-        C.check_same_shape(weights, lengths, "weights", "tract_lengths", where_l)
-    given = _read_labels_arg(labels)
-    if given is not None:
-        final_labels = C.check_labels(given, n, f"{path} (labels)")
-    elif file_labels is not None:
-        final_labels = C.check_labels(file_labels, n, where)
-    else:
-        final_labels = None
-    if ext in TEXT_EXTS + _COMPRESSED:
-        table = _sibling(path, "_regions")
-        if table.exists():
-            logger.info(f"{path}: reading region table {table.name}")
-            tlabels, tfields, tframe = _parse_region_table(C.read_text(table), table, n)
-            if final_labels is not None and tlabels != final_labels:
-                raise ValueError(f"{table}: region labels differ from those of {path.name}")
-            final_labels = final_labels or C.check_labels(tlabels, n, table)
-            if centres is None and "centres" in tfields:
-                centres = tfields.pop("centres")
-            tfields.pop("centres", None)
-            fields.update(tfields)
-            if tframe is not None:
-                stored.setdefault("coord_frame", tframe)
+    lengths = _tract_lengths(tract_lengths, path, weights, found["labels"], lengths_key,
+                             delimiter=delimiter, header=header, transpose=transpose)
+    final_labels = _labels(labels, found["labels"], n, path)
+    if centres is None:
+        centres = found.get("centres")
+    if text:
+        final_labels, centres = _region_table(path, n, final_labels, centres, fields, stored)
     if centres is not None:
         centres = C.check_centres(centres, n, where)
     conn = build_connectome(path, weights=weights, tract_lengths=lengths,
@@ -484,7 +509,6 @@ def read_matrix(path, *, tract_lengths=None, labels=None, centres=None, weights_
                               name=name or stored.get("name") or C.stem(path), **fields)
     logger.info(f"Read {conn!r} from {path}")
     return conn
-
 
 # --------------------------------------------------------------------------- writers
 

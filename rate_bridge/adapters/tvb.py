@@ -322,44 +322,18 @@ def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbo
         duplicated labels. Nothing is half-loaded.
     """
     path = C.check_exists(C.as_path(path))
-    if path.is_dir():
-        members = _folder_members(path)
-    else:
-        if C.suffixes(path) != ".zip":
-            raise ValueError(f"{path}: a TVB connectivity must be a .zip archive or a folder, "
-                             f"got extension {C.suffixes(path)!r}")
-        members = _zip_members(path)
-
-    def text(role):
-        where, data = members[role]
-        return where, C.decode(data, where)
-
+    members = _tvb_members(path)
     info = {}
     if "info" in members:
-        info = _parse_info(text("info")[1])
+        info = _parse_info(_member_text(members, "info")[1])
     ours = str(info.get("written_by", "")).startswith(_WRITER_TAG)
-
-    where, txt = text("weights")
+    where, txt = _member_text(members, "weights")
     weights = C.check_weights(C.parse_table(txt, where), where)
     n = weights.shape[0]
-    scale = 1.0
-    unit = info.get("length_unit")
-    if unit is not None:
-        if unit not in _LENGTH_UNITS:
-            raise ValueError(f"{members['info'][0]}: length_unit {unit!r} not understood; "
-                             f"expected one of {sorted(_LENGTH_UNITS)}")
-        scale = _LENGTH_UNITS[unit]
-    if "tract_lengths" in members:
-        where, txt = text("tract_lengths")
-        lengths = C.check_weights(C.parse_table(txt, where), where, "tract_lengths")
-        C.check_same_shape(weights, lengths, "weights", "tract_lengths", where)
-        lengths = lengths * scale if scale != 1.0 else lengths
-    else:
-        logger.warning(f"{path}: no tract_lengths file; using zero lengths (no delays)")
-        lengths = None
+    lengths = _tvb_lengths(members, info, weights, path)
     labels = centres = None
     if "centres" in members:
-        where, txt = text("centres")
+        where, txt = _member_text(members, "centres")
         labels, centres = _parse_centres(txt, where, n)
         if labels is not None:
             labels = C.check_labels(labels, n, where)
@@ -367,25 +341,7 @@ def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbo
         logger.warning(f"{path}: no centres file; labels default to r0, r1, ...")
     if ours and info.get("centres") == "absent":
         centres = None
-    fields = {}
-    if "orientations" in members:
-        where, txt = text("orientations")
-        fields["orientations"] = C.check_centres(C.parse_table(txt, where), n, where,
-                                                 "average orientations")
-    if "areas" in members:
-        where, txt = text("areas")
-        areas = C.parse_vector(txt, where, n, "areas")
-        if not np.isfinite(areas).all() or (areas < 0).any():
-            raise ValueError(f"{where}: areas must be finite and >= 0 mm²")
-        unit = info.get("area_unit")
-        if unit is not None and unit not in ("mm^2", "mm2", "mm²"):
-            raise ValueError(f"{members['info'][0]}: area_unit {unit!r} not understood; "
-                             f"expected 'mm^2'")
-        fields["areas"] = areas
-    for role in ("cortical", "hemispheres"):
-        if role in members:
-            where, txt = text(role)
-            fields[role] = C.parse_bools(txt, where, n)
+    fields = _tvb_region_fields(members, info, n)
     if ("hemispheres" not in fields and infer_hemispheres and not ours
             and labels is not None):
         hemi = hemispheres_from_labels(labels)
@@ -400,6 +356,66 @@ def read_tvb(path, *, coord_frame=None, infer_hemispheres=True, name=None, verbo
                               name=name or info.get("name") or C.stem(path), **fields)
     logger.info(f"Read {conn!r} from {path}")
     return conn
+
+
+def _tvb_members(path):
+    """{role: (where, bytes)} of a TVB connectivity folder or .zip archive."""
+    if path.is_dir():
+        return _folder_members(path)
+    if C.suffixes(path) != ".zip":
+        raise ValueError(f"{path}: a TVB connectivity must be a .zip archive or a folder, "
+                         f"got extension {C.suffixes(path)!r}")
+    return _zip_members(path)
+
+
+def _member_text(members, role):
+    """(where, decoded text) of the member with ``role``."""
+    where, data = members[role]
+    return where, C.decode(data, where)
+
+
+def _tvb_lengths(members, info, weights, path):
+    """Tract lengths in mm (None without a tract_lengths file), converted from
+    ``info.txt``'s ``length_unit``."""
+    scale = 1.0
+    unit = info.get("length_unit")
+    if unit is not None:
+        if unit not in _LENGTH_UNITS:
+            raise ValueError(f"{members['info'][0]}: length_unit {unit!r} not understood; "
+                             f"expected one of {sorted(_LENGTH_UNITS)}")
+        scale = _LENGTH_UNITS[unit]
+    if "tract_lengths" not in members:
+        logger.warning(f"{path}: no tract_lengths file; using zero lengths (no delays)")
+        return None
+    where, txt = _member_text(members, "tract_lengths")
+    lengths = C.check_weights(C.parse_table(txt, where), where, "tract_lengths")
+    C.check_same_shape(weights, lengths, "weights", "tract_lengths", where)
+    return lengths * scale if scale != 1.0 else lengths
+
+
+def _tvb_region_fields(members, info, n):
+    """Optional :class:`Connectome` fields of the archive: orientations, areas (mm²),
+    cortical and hemispheres flags."""
+    fields = {}
+    if "orientations" in members:
+        where, txt = _member_text(members, "orientations")
+        fields["orientations"] = C.check_centres(C.parse_table(txt, where), n, where,
+                                                 "average orientations")
+    if "areas" in members:
+        where, txt = _member_text(members, "areas")
+        areas = C.parse_vector(txt, where, n, "areas")
+        if not np.isfinite(areas).all() or (areas < 0).any():
+            raise ValueError(f"{where}: areas must be finite and >= 0 mm²")
+        unit = info.get("area_unit")
+        if unit is not None and unit not in ("mm^2", "mm2", "mm²"):
+            raise ValueError(f"{members['info'][0]}: area_unit {unit!r} not understood; "
+                             f"expected 'mm^2'")
+        fields["areas"] = areas
+    for role in ("cortical", "hemispheres"):
+        if role in members:
+            where, txt = _member_text(members, role)
+            fields[role] = C.parse_bools(txt, where, n)
+    return fields
 
 
 # --------------------------------------------------------------------------- writing

@@ -278,8 +278,6 @@ def _fixed_info(fwd, info):
 def compute_forward_model(info, conductor, sources, *, mode="mean", kind="sphere",
                           mindist=0.0, on_dropped="warn", provenance=None):
     """Lead field of the sources' regions with MNE (see the module doc)."""
-    import mne
-    import scipy.sparse as sp
     check_option("mode", mode, MODES)
     check_option("on_dropped", on_dropped, ("warn", "raise", "ignore"))
     picks = _sensor_picks(info)
@@ -288,11 +286,81 @@ def compute_forward_model(info, conductor, sources, *, mode="mean", kind="sphere
     prov = dict(provenance or {})
     if sources.placement is not None:
         prov["placement"] = sources.placement.as_dict()
+    fwd, parts, subject = _mne_forward(info, conductor, sources, picks, mindist)
+    info = _fixed_info(fwd, info)
+    g = _fwd_gain(fwd, info)                                   # (n_ch, n_kept, 3)
+    n_kept = int(sum(len(s["vertno"]) for s in fwd["src"]))
+    # the drops are reported here, not in helpers: the warnings' stacklevel counts frames
+    if sources.kind == "centres":
+        kept = np.asarray(fwd["src"][0]["vertno"])
+        gain, weights, lost = _centre_gain(g, sources, kept, n_reg)
+        _report_dropped(labels, lost, len(sources.rr) - len(kept), len(sources.rr), on_dropped,
+                        "region centres")
+        smap = SourceMap("volume", [kept], weights, src=fwd["src"])
+        mode_used = "centre"
+    else:
+        glob, nn = _kept_vertices(fwd, parts)
+        reg_kept = sources.region[glob]
+        weights, counts = region_weights(reg_kept, n_reg, mode)
+        lost = [r for r in range(n_reg) if counts[r] == 0]
+        n_in_region = int((sources.region >= 0).sum())
+        _report_dropped(labels, lost, n_in_region - int((reg_kept >= 0).sum()), n_in_region,
+                        on_dropped, "cortical vertices")
+        if mode == "dipole":
+            gain = _dipole_gain(info, conductor, sources, fwd, glob, nn, reg_kept, n_reg,
+                                picks, mindist, on_dropped)
+            weights, _ = region_weights(reg_kept, n_reg, "mean")
+        else:
+            fixed = np.einsum("ckx,kx->ck", g, nn)             # (n_ch, n_kept)
+            gain = np.asarray(weights.T @ fixed.T).T if fixed.size else \
+                np.zeros((len(info.ch_names), n_reg))
+        smap = SourceMap("surface", [np.asarray(s["vertno"]) for s in fwd["src"]], weights,
+                         subject=subject, src=fwd["src"])
+        mode_used = mode
+    prov["dropped"] = {"n_sources": int(len(sources.rr) - n_kept),
+                       "regions": [labels[r] for r in lost]}
+    prov["n_sources"] = n_kept
+    return ForwardModel(gain, info, labels, forward=fwd, source_map=smap, kind=kind,
+                        mode=mode_used, provenance=prov)
+
+
+def region_weights(region, n_reg, mode):
+    """Weights of the sources in their regions, and the number of sources of each region.
+
+    Parameters
+    ----------
+    region : ndarray of int, shape (n_sources,)
+        Region index of every source (-1: none).
+    n_reg : int
+        Number of regions.
+    mode : "mean" | "sum" | "dipole"
+        ``"sum"``: every source carries the region's full moment (weight 1); otherwise the
+        region's moment is spread equally over its sources (weight 1 / count).
+
+    Returns
+    -------
+    weights : scipy.sparse.csr_matrix, shape (n_sources, n_reg)
+    counts : ndarray of int, shape (n_reg,)
+    """
+    import scipy.sparse as sp
+    inreg = region >= 0
+    counts = np.bincount(region[inreg], minlength=n_reg)
+    vals = np.ones(inreg.sum()) if mode == "sum" else 1.0 / counts[region[inreg]]
+    weights = sp.csr_matrix((vals, (np.where(inreg)[0], region[inreg])),
+                            shape=(len(region), n_reg))
+    return weights, counts
+
+
+def _mne_forward(info, conductor, sources, picks, mindist):
+    """MNE's forward solution of the sources (region centres: a discrete volume source space;
+    a cortex: an MNE subject written to a temporary folder), its per-hemisphere surfaces
+    (None for centres) and its subject name."""
+    import mne
     with tempfile.TemporaryDirectory(prefix="rate_bridge_src_") as tmp:
         if sources.kind == "centres":
             src = mne.setup_volume_source_space(
                 pos=dict(rr=sources.rr * 1e-3, nn=sources.nn), verbose=False)
-            subject = None
+            parts, subject = None, None
         else:
             parts = _split_hemis(sources.rr, sources.tris, sources.hemis)
             subject = "rate_bridge_cortex"
@@ -305,57 +373,29 @@ def compute_forward_model(info, conductor, sources, *, mode="mean", kind="sphere
         fwd = mne.make_forward_solution(info, trans=None, src=src, bem=conductor,
                                         meg=picks["meg"], eeg=picks["eeg"], mindist=mindist,
                                         verbose=False)
-    info = _fixed_info(fwd, info)
-    g = _fwd_gain(fwd, info)                                   # (n_ch, n_kept, 3)
-    if sources.kind == "centres":
-        kept = np.asarray(fwd["src"][0]["vertno"])
-        fixed = np.einsum("ckx,kx->ck", g, sources.nn[kept])
-        reg_kept = sources.region[kept]
-        weights = sp.csr_matrix((np.ones(len(kept)), (np.arange(len(kept)), reg_kept)),
-                                shape=(len(kept), n_reg))
-        gain = np.zeros((len(info.ch_names), n_reg))
-        gain[:, reg_kept] = fixed
-        lost = sorted(set(range(n_reg)) - set(reg_kept.tolist()))
-        _report_dropped(labels, lost, len(sources.rr) - len(kept), len(sources.rr), on_dropped,
-                        "region centres")
-        smap = SourceMap("volume", [kept], weights, src=fwd["src"])
-        mode_used = "centre"
-    else:
-        glob, nn = [], []
-        for s, (hemi, (_, idx)) in zip(fwd["src"], sorted(parts.items())):
-            vno = np.asarray(s["vertno"])
-            glob.append(idx[vno])
-            nn.append(np.asarray(s["nn"])[vno])
-        glob = np.concatenate(glob)
-        nn = np.concatenate(nn)
-        fixed = np.einsum("ckx,kx->ck", g, nn)                 # (n_ch, n_kept)
-        reg_kept = sources.region[glob]
-        counts = np.bincount(reg_kept[reg_kept >= 0], minlength=n_reg)
-        inreg = reg_kept >= 0
-        vals = np.ones(inreg.sum()) if mode == "sum" else 1.0 / counts[reg_kept[inreg]]
-        weights = sp.csr_matrix((vals, (np.where(inreg)[0], reg_kept[inreg])),
-                                shape=(len(glob), n_reg))
-        lost = [r for r in range(n_reg) if counts[r] == 0]
-        n_in_region = int((sources.region >= 0).sum())
-        _report_dropped(labels, lost, n_in_region - int(inreg.sum()), n_in_region, on_dropped,
-                        "cortical vertices")
-        gain = np.asarray(weights.T @ fixed.T).T if fixed.size else np.zeros((len(info.ch_names),
-                                                                             n_reg))
-        if mode == "dipole":
-            gain = _dipole_gain(info, conductor, sources, fwd, glob, nn, reg_kept, n_reg,
-                                picks, mindist, on_dropped)
-            mean_w = 1.0 / np.maximum(counts[reg_kept[inreg]], 1)
-            weights = sp.csr_matrix((mean_w, (np.where(inreg)[0], reg_kept[inreg])),
-                                    shape=(len(glob), n_reg))
-        smap = SourceMap("surface", [np.asarray(s["vertno"]) for s in fwd["src"]], weights,
-                         subject=subject, src=fwd["src"])
-        mode_used = mode
-    prov["dropped"] = {"n_sources": int(len(sources.rr) - sum(len(s["vertno"])
-                                                                for s in fwd["src"])),
-                       "regions": [labels[r] for r in lost]}
-    prov["n_sources"] = int(sum(len(s["vertno"]) for s in fwd["src"]))
-    return ForwardModel(gain, info, labels, forward=fwd, source_map=smap, kind=kind,
-                        mode=mode_used, provenance=prov)
+    return fwd, parts, subject
+
+
+def _centre_gain(g, sources, kept, n_reg):
+    """(gain, weights, regions lost) of one source per region centre, ``kept`` by MNE."""
+    import scipy.sparse as sp
+    fixed = np.einsum("ckx,kx->ck", g, sources.nn[kept])
+    reg_kept = sources.region[kept]
+    weights = sp.csr_matrix((np.ones(len(kept)), (np.arange(len(kept)), reg_kept)),
+                            shape=(len(kept), n_reg))
+    gain = np.zeros((g.shape[0], n_reg))
+    gain[:, reg_kept] = fixed
+    return gain, weights, sorted(set(range(n_reg)) - set(reg_kept.tolist()))
+
+
+def _kept_vertices(fwd, parts):
+    """Global cortex vertex index and unit normal of every source MNE kept."""
+    glob, nn = [], []
+    for s, (_, (_, idx)) in zip(fwd["src"], sorted(parts.items())):
+        vno = np.asarray(s["vertno"])
+        glob.append(idx[vno])
+        nn.append(np.asarray(s["nn"])[vno])
+    return np.concatenate(glob), np.concatenate(nn)
 
 
 def _dipole_gain(info, conductor, sources, fwd, glob, nn, reg_kept, n_reg, picks, mindist,

@@ -39,6 +39,7 @@ from ..utils import check_option, logger, verbose
 from .model import ForwardModel, SourceMap
 from .placement import (Placement, apply_trans, axes_matrix, fit_sphere, icp_translation,
                         register_axis_aligned)
+from .sources import region_weights
 from .surfaces import read_surface
 
 _DIRS = {"connectivity": ("connectivity_",), "surfaceData": ("cortex_", "scalp_", "inner_skull",
@@ -270,8 +271,6 @@ def from_tvb_projection(conn, projection="projection_eeg_65_surface_16k.npy",
     fm : ForwardModel
         Sensors in MNE's head frame (see the module doc for the frames).
     """
-    import mne
-    import scipy.sparse as sp
     check_option("mode", mode, ("mean", "sum"), extra=" for a projection matrix")
     proj = read_projection(projection) if not isinstance(projection, np.ndarray) else \
         np.asarray(projection, float)
@@ -295,54 +294,60 @@ def from_tvb_projection(conn, projection="projection_eeg_65_surface_16k.npy",
     if dropped:
         logger.info(f"projection: dropped {len(dropped)} channel(s) with NaN rows or no "
                     f"position: {dropped}")
-    inreg = rm >= 0
-    counts = np.bincount(rm[inreg], minlength=conn.n_regions)
-    vals = np.ones(inreg.sum()) if mode == "sum" else 1.0 / counts[rm[inreg]]
-    weights = sp.csr_matrix((vals, (np.where(inreg)[0], rm[inreg])),
-                            shape=(len(rm), conn.n_regions))
+    weights, counts = region_weights(rm, conn.n_regions, mode)
     gain = np.asarray((weights.T @ proj[good].T).T)
     empty = [conn.labels[r] for r in np.where(counts == 0)[0]]
     if empty:
         logger.warning(f"regions without vertices in the region mapping (zero gain): {empty}")
-    rot = axes_matrix("ALS")
-    head_pos = pos[good] @ rot.T
     sel = [n for n, g in zip(names, good) if g]
-    if kind == "eeg":
-        info = mne.create_info(sel, 1000.0, "eeg")
-        info.set_montage(mne.channels.make_dig_montage(
-            ch_pos={n: p * 1e-3 for n, p in zip(sel, head_pos)}, coord_frame="head"))
-    else:
-        centre, _ = fit_sphere(head_pos)
-        nn = head_pos - centre
-        nn /= np.linalg.norm(nn, axis=1, keepdims=True)
-        info = mne.create_info(sel, 1000.0, "mag")
-        for ch, p, n in zip(info["chs"], head_pos, nn):
-            ex = np.cross([0.0, 0.0, 1.0], n)
-            ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-6 else np.array([1.0, 0, 0])
-            ch["loc"][:] = np.r_[p * 1e-3, ex, np.cross(n, ex), n]
-            ch["coil_type"] = 2000  # FIFFV_COIL_POINT_MAGNETOMETER
-            ch["coord_frame"] = 1   # device == head here
-        info["dev_head_t"] = mne.transforms.Transform("meg", "head", np.eye(4))
-    smap = None
+    info = _sensor_info(kind, sel, pos[good] @ axes_matrix("ALS").T)
     if head is None and len(rm) == 16384:
         try:
             head = read_tvb_head(region_labels=conn.labels, shells=None)
         except (ImportError, FileNotFoundError):
             head = None
+    smap = None
     if head is not None and head is not False and head.cortex.n_vertices == len(rm):
-        hemis = np.where(conn.hemispheres[np.maximum(rm, 0)], "rh", "lh") \
-            if conn.hemispheres is not None else np.where(head.cortex.rr[:, 0] > 0, "rh", "lh")
-        verts, order = [], []
-        for h in ("lh", "rh"):
-            idx = np.where(hemis == h)[0]
-            local = np.arange(len(idx))  # vertex numbers of the hemisphere's own mesh
-            verts.append(local)
-            order.append(idx)
-        order = np.concatenate(order)
-        smap = SourceMap("surface", verts, weights[order], subject="tvb_cortex")
+        smap = _cortex_source_map(conn, head, rm, weights)
     prov = {"head_model": "tvb projection", "projection": str(projection) if not
             isinstance(projection, np.ndarray) else "array", "sensors": str(sensors),
             "dropped_channels": dropped, "empty_regions": empty,
             "note": "sensors placed in MNE's head frame from Brainstorm SCS (ALS)"}
     return ForwardModel(gain, info, conn.labels, source_map=smap, kind="tvb_projection",
                         mode=mode, provenance=prov)
+
+
+def _sensor_info(kind, names, head_pos):
+    """``mne.Info`` of EEG electrodes or (radially oriented point) magnetometers at
+    ``head_pos`` (mm, MNE's head frame)."""
+    import mne
+    if kind == "eeg":
+        info = mne.create_info(names, 1000.0, "eeg")
+        info.set_montage(mne.channels.make_dig_montage(
+            ch_pos={n: p * 1e-3 for n, p in zip(names, head_pos)}, coord_frame="head"))
+        return info
+    centre, _ = fit_sphere(head_pos)
+    nn = head_pos - centre
+    nn /= np.linalg.norm(nn, axis=1, keepdims=True)
+    info = mne.create_info(names, 1000.0, "mag")
+    for ch, p, n in zip(info["chs"], head_pos, nn):
+        ex = np.cross([0.0, 0.0, 1.0], n)
+        ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-6 else np.array([1.0, 0, 0])
+        ch["loc"][:] = np.r_[p * 1e-3, ex, np.cross(n, ex), n]
+        ch["coil_type"] = 2000  # FIFFV_COIL_POINT_MAGNETOMETER
+        ch["coord_frame"] = 1   # device == head here
+    info["dev_head_t"] = mne.transforms.Transform("meg", "head", np.eye(4))
+    return info
+
+
+def _cortex_source_map(conn, head, rm, weights):
+    """Surface :class:`SourceMap` of the region mapping ``rm`` on the cortex of ``head``,
+    its vertices split into hemispheres (the connectome's, else by the sign of x)."""
+    hemis = np.where(conn.hemispheres[np.maximum(rm, 0)], "rh", "lh") \
+        if conn.hemispheres is not None else np.where(head.cortex.rr[:, 0] > 0, "rh", "lh")
+    verts, order = [], []
+    for h in ("lh", "rh"):
+        idx = np.where(hemis == h)[0]
+        verts.append(np.arange(len(idx)))  # vertex numbers of the hemisphere's own mesh
+        order.append(idx)
+    return SourceMap("surface", verts, weights[np.concatenate(order)], subject="tvb_cortex")

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..utils import check_option, logger, validate_type, verbose
 from .model import ForwardModel, SourceMap
-from .sources import MODES
+from .sources import MODES, region_weights
 
 _LH, _RH = 101, 102  # FIFF.FIFFV_MNE_SURF_LEFT_HEMI / RIGHT_HEMI
 
@@ -132,7 +132,6 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
         Sensors = the forward's channels; ``fm.forward`` is ``fwd``.
     """
     import mne
-    import scipy.sparse as sp
     if isinstance(fwd, (str, os.PathLike)):
         fwd = mne.read_forward_solution(str(fwd), verbose=False)
     validate_type(fwd, mne.Forward, "fwd", "an mne.Forward or a -fwd.fif path")
@@ -143,44 +142,14 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
     wanted = None
     if names is not None and hasattr(names, "labels") and not isinstance(names, list):
         names = list(names.labels)
-    is_mapping = not (isinstance(labels, (list, tuple)) and labels and
-                      isinstance(labels[0], mne.Label)) and not isinstance(labels, str) and \
-        not (isinstance(labels, tuple) and all(isinstance(x, str) for x in labels))
-    if is_mapping:
+    if _is_region_mapping(labels, mne):
         region, lab_names = _source_regions(fwd, labels, names, subjects_dir)
     else:
         region, lab_names = _source_regions(fwd, labels, None, subjects_dir)
         wanted = names
-    # fixed-orientation gain (n_ch, n_src) and normals (head frame)
-    if fixed_ori:
-        g_fixed = np.asarray(fwd["sol"]["data"])
-        nn = np.asarray(fwd["source_nn"])
-    elif is_surf:
-        conv = mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=True,
-                                            use_cps=True, verbose=False)
-        g_fixed = np.asarray(conv["sol"]["data"])
-        nn = np.asarray(conv["source_nn"])
-    else:
-        nn = np.concatenate([np.asarray(s["nn"])[np.asarray(s["vertno"])] for s in src])
-        if np.allclose(nn, nn[0]) and len(nn) > 1:
-            raise ValueError("this volume source space has no meaningful orientations (all "
-                             "normals equal); region gains need fixed orientations -- use a "
-                             "discrete source space with normals (pos=dict(rr=..., nn=...))")
-        conv = mne.convert_forward_solution(fwd, surf_ori=False, force_fixed=False,
-                                            verbose=False)
-        g = np.asarray(conv["sol"]["data"]).reshape(len(conv["sol"]["row_names"]), -1, 3)
-        g_fixed = np.einsum("ckx,kx->ck", g, nn)
-    n_reg = len(lab_names)
-    inreg = region >= 0
-    counts = np.bincount(region[inreg], minlength=n_reg)
-    vals = np.ones(inreg.sum()) if mode == "sum" else 1.0 / counts[region[inreg]]
-    weights = sp.csr_matrix((vals, (np.where(inreg)[0], region[inreg])),
-                            shape=(len(region), n_reg))
-    gain = np.asarray((weights.T @ g_fixed.T).T)
-    if mode == "dipole":
-        gain = _dipole(fwd, bem, region, nn, n_reg, fixed_ori)
-        weights = sp.csr_matrix((1.0 / np.maximum(counts[region[inreg]], 1),
-                                 (np.where(inreg)[0], region[inreg])), shape=(len(region), n_reg))
+    g_fixed, nn = _fixed_gain(fwd, src, fixed_ori, is_surf)
+    gain, weights, counts = _region_gain(g_fixed, region, len(lab_names), mode,
+                                         fwd=fwd, bem=bem, nn=nn, fixed_ori=fixed_ori)
     lost = [lab_names[r] for r in np.where(counts == 0)[0]]
     if lost:
         msg = f"regions without any source in the forward (zero gain): {lost[:20]}"
@@ -192,38 +161,92 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
     info = mne.pick_info(fwd["info"], [fwd["info"].ch_names.index(n)
                                        for n in fwd["sol"]["row_names"]])
     if wanted is not None:
-        pos = {n: k for k, n in enumerate(lab_names)}
-        # annotation labels are named "<name>-lh"/"<name>-rh": match the bare names too
-        stripped = {}
-        for k, n in enumerate(lab_names):
-            if n.endswith(("-lh", "-rh")):
-                stripped.setdefault(n[:-3], []).append(k)
-        for n, ks in stripped.items():
-            if n not in pos and len(ks) == 1:
-                pos[n] = ks[0]
-        missing = [n for n in wanted if n not in pos]
-        if missing:
-            raise ValueError(f"names {missing[:10]} are not among the labels "
-                             f"{lab_names[:10]}...")
-        sel = [pos[n] for n in wanted]
+        sel = _named_regions(wanted, lab_names)
         gain, weights, lab_names = gain[:, sel], weights[:, sel], list(wanted)
+    info, gain = _eeg_meg_only(info, gain)
+    smap = _source_map(src, is_surf, weights)
+    prov = {"head_model": "user forward", "n_sources": int(len(region)),
+            "dropped": {"n_sources": 0, "regions": lost},
+            "unassigned_sources": int((region < 0).sum())}
+    return ForwardModel(gain, info, lab_names, forward=fwd, source_map=smap, kind="forward",
+                        mode=mode, provenance=prov)
+
+
+def _is_region_mapping(labels, mne):
+    """True unless ``labels`` are MNE labels or names an annotation (``"aparc"`` or
+    ``(subject, parc)``)."""
+    return not (isinstance(labels, (list, tuple)) and labels and
+                isinstance(labels[0], mne.Label)) and not isinstance(labels, str) and \
+        not (isinstance(labels, tuple) and all(isinstance(x, str) for x in labels))
+
+
+def _fixed_gain(fwd, src, fixed_ori, is_surf):
+    """Fixed-orientation gain (n_ch, n_src) and source normals (head frame) of ``fwd``."""
+    import mne
+    if fixed_ori:
+        return np.asarray(fwd["sol"]["data"]), np.asarray(fwd["source_nn"])
+    if is_surf:
+        conv = mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=True,
+                                            use_cps=True, verbose=False)
+        return np.asarray(conv["sol"]["data"]), np.asarray(conv["source_nn"])
+    nn = np.concatenate([np.asarray(s["nn"])[np.asarray(s["vertno"])] for s in src])
+    if np.allclose(nn, nn[0]) and len(nn) > 1:
+        raise ValueError("this volume source space has no meaningful orientations (all "
+                         "normals equal); region gains need fixed orientations -- use a "
+                         "discrete source space with normals (pos=dict(rr=..., nn=...))")
+    conv = mne.convert_forward_solution(fwd, surf_ori=False, force_fixed=False,
+                                        verbose=False)
+    g = np.asarray(conv["sol"]["data"]).reshape(len(conv["sol"]["row_names"]), -1, 3)
+    return np.einsum("ckx,kx->ck", g, nn), nn
+
+
+def _region_gain(g_fixed, region, n_reg, mode, *, fwd, bem, nn, fixed_ori):
+    """(gain (n_ch, n_reg), source weights (n_src, n_reg) sparse, sources per region) of
+    the region index of every source, for ``mode``."""
+    weights, counts = region_weights(region, n_reg, mode)
+    if mode == "dipole":
+        return _dipole(fwd, bem, region, nn, n_reg, fixed_ori), weights, counts
+    return np.asarray((weights.T @ g_fixed.T).T), weights, counts
+
+
+def _named_regions(wanted, lab_names):
+    """Indices in ``lab_names`` of the regions named ``wanted`` (annotation labels
+    ``"X-lh"``/``"X-rh"`` also match a bare ``"X"`` when unambiguous)."""
+    pos = {n: k for k, n in enumerate(lab_names)}
+    stripped = {}
+    for k, n in enumerate(lab_names):
+        if n.endswith(("-lh", "-rh")):
+            stripped.setdefault(n[:-3], []).append(k)
+    for n, ks in stripped.items():
+        if n not in pos and len(ks) == 1:
+            pos[n] = ks[0]
+    missing = [n for n in wanted if n not in pos]
+    if missing:
+        raise ValueError(f"names {missing[:10]} are not among the labels "
+                         f"{lab_names[:10]}...")
+    return [pos[n] for n in wanted]
+
+
+def _eeg_meg_only(info, gain):
+    """``info`` and the gain rows without the channels that are neither EEG nor MEG."""
+    import mne
     types = set(info.get_channel_types())
     keep = [k for k, t in enumerate(info.get_channel_types()) if t in ("eeg", "mag", "grad")]
     if len(keep) < len(info.ch_names):
         logger.info(f"dropping non-EEG/MEG channels of types {sorted(types)}")
         info = mne.pick_info(info, keep)
         gain = gain[keep]
+    return info, gain
+
+
+def _source_map(src, is_surf, weights):
+    """The :class:`SourceMap` of the source space ``src`` (None for several volumes)."""
+    if not is_surf and len(src) > 1:
+        return None  # several volume source spaces: no single VolSourceEstimate layout
     vertices = [np.asarray(s["vertno"]) for s in src]
-    smap = SourceMap("surface" if is_surf and len(src) == 2 else "volume",
+    return SourceMap("surface" if is_surf and len(src) == 2 else "volume",
                      vertices if is_surf else [np.concatenate(vertices)], weights,
                      subject=src[0].get("subject_his_id"), src=src)
-    if not is_surf and len(src) > 1:
-        smap = None  # several volume source spaces: no single VolSourceEstimate layout
-    prov = {"head_model": "user forward", "n_sources": int(len(region)),
-            "dropped": {"n_sources": 0, "regions": lost},
-            "unassigned_sources": int((~inreg).sum())}
-    return ForwardModel(gain, info, lab_names, forward=fwd, source_map=smap, kind="forward",
-                        mode=mode, provenance=prov)
 
 
 def _dipole(fwd, bem, region, nn, n_reg, fixed_ori):
