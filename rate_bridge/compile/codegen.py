@@ -76,6 +76,7 @@ class KernelSpec:
         # sizes only lay out the run-time arrays (lay, totals); the generated code reads them
         self.sizes = [int(r) for r in sizes]
         self.lay, self.totals = self.layout(self.sizes)
+        self.lay_pos = self._lay_positions()
         self.integrator, self.parallel = integrator, parallel
         # one index per variable name across groups (record / noise / drive maps)
         self.var_names = []
@@ -112,9 +113,12 @@ class KernelSpec:
 
         Returns
         -------
-        lay : ndarray of int64
-            Per group: R, X (state offset), P (parameter offset), E (internal-edge offset),
-            G (offset in greg); then the numbers of regions, states and internal edges.
+        lay : ndarray of uint64
+            Per group: R (regions), G (offset in greg), then the flat offset of every row of its
+            blocks: ``X + k R`` for each state k, ``P + j R`` for each parameter j, ``E + e R``
+            for each internal edge e; then NR, S and max(E, 1) (totals). Positions are in
+            ``lay_pos``. Unsigned, so that the kernel's indices are: numba then drops its
+            negative-index wrap-around, and the region loops vectorise.
         totals : dict
             ``n_state``, ``n_par``, ``n_intra``, ``n_regions``, and per-group offsets.
         """
@@ -122,15 +126,30 @@ class KernelSpec:
         lay, xo, po, eo, ro = [], 0, 0, 0, 0
         offsets = []
         for flat, R in zip(self.flats, sizes):
-            lay += [R, xo, po, eo, ro]
+            lay += [R, ro] + [xo + k * R for k in range(len(flat.states))] \
+                + [po + j * R for j in range(len(flat.params))] \
+                + [eo + e * R for e in range(len(flat.edges))]
             offsets.append(dict(R=R, X=xo, P=po, E=eo, G=ro))
             xo += len(flat.states) * R
             po += len(flat.params) * R
             eo += len(flat.edges) * R
             ro += R
-        lay += [ro, xo, eo]
-        return np.array(lay, dtype=np.int64), dict(n_state=xo, n_par=po, n_intra=eo,
-                                                    n_regions=ro, groups=offsets)
+        lay += [ro, xo, max(eo, 1)]
+        return np.array(lay, dtype=np.uint64), dict(n_state=xo, n_par=po, n_intra=eo,
+                                                     n_regions=ro, groups=offsets)
+
+    def _lay_positions(self):
+        """Where each size and row offset sits in ``lay`` (structure only)."""
+        pos, n = {}, 0
+        for g, flat in enumerate(self.flats):
+            pos[("R", g)], pos[("G", g)] = n, n + 1
+            n += 2
+            for base, rows in (("X", flat.states), ("P", flat.params), ("E", flat.edges)):
+                for k in range(len(rows)):
+                    pos[(base, g, k)] = n
+                    n += 1
+        pos["NR"], pos["S"], pos["NE"] = n, n + 1, n + 2
+        return pos
 
     def text(self):
         """Structure text: hashed to key the kernel cache."""
@@ -342,11 +361,16 @@ def _coupling_text(spec, ci):
 
 
 def _unpack(w, spec):
-    """R<g>, X<g>, P<g>, E<g>, G<g> (group sizes and offsets) and NR, read from ``lay``: sizes
-    are run-time values, so one compiled kernel serves every network size."""
-    for g in range(len(spec.flats)):
-        w(f"R{g}, X{g}, P{g}, E{g}, G{g} = " + ", ".join(f"lay[{5 * g + k}]" for k in range(5)))
-    w(f"NR = lay[{5 * len(spec.flats)}]")
+    """Sizes and row offsets read from ``lay`` (run-time values, so one compiled kernel serves
+    every network size): R<g> and G<g> per group, NR, and ``x<g>_<k>`` / ``p<g>_<j>`` /
+    ``e<g>_<e>``, the offset of row k of group g's states / parameters / internal edges."""
+    pos = spec.lay_pos
+    for g, flat in enumerate(spec.flats):
+        w(f"R{g}, G{g} = lay[{pos[('R', g)]}], lay[{pos[('G', g)]}]")
+        for base, rows in (("X", flat.states), ("P", flat.params), ("E", flat.edges)):
+            for k in range(len(rows)):
+                w(f"{base.lower()}{g}_{k} = lay[{pos[(base, g, k)]}]")
+    w(f"NR = lay[{pos['NR']}]")
 
 
 def _region(spec, g):
@@ -355,12 +379,9 @@ def _region(spec, g):
 
 
 def _at(array, base, g, row):
-    """``array`` at row ``row`` of group g's block ``base`` (X, P or E), local region i.
-
-    The index is cast to unsigned: numba then drops its negative-index wrap-around, which LLVM
-    cannot rule out for run-time offsets, and the region loops vectorise (single circuit 2x
-    faster than with compiled-in sizes and signed indices)."""
-    return f"{array}[np.uint64({base}{g} + {row} * R{g} + i)]"
+    """``array`` at row ``row`` of group g's block ``base`` (X, P or E), local region i: an
+    unsigned offset from ``lay`` plus the unsigned loop index (see :meth:`KernelSpec.layout`)."""
+    return f"{array}[{base.lower()}{g}_{row} + i]"
 
 
 def _state(g, k):
@@ -693,12 +714,12 @@ def _gen_run(w, spec, deco, rng, par):
     w(f"def _run_one({abi.member_signature()}):")
     w.indent()
     w.block(f'''
-S = lay[{5 * len(spec.flats) + 1}]
-NR = lay[{5 * len(spec.flats)}]
+S = int(lay[{spec.lay_pos["S"]}])
+NR = int(lay[{spec.lay_pos["NR"]}])
 NZ = nsig.shape[0]
 sv = np.zeros(({Q}, NR))
 hist = np.empty(({Q}, NR, 2 * L))
-iv = np.empty(max(lay[{5 * len(spec.flats) + 2}], 1))
+iv = np.empty(int(lay[{spec.lay_pos["NE"]}]))
 idel = False                       # any circuit-internal delay set (then buffered too)
 for e in range(idi.shape[0]):
     if idi[e] > 0 or idf[e] > 0.0:
