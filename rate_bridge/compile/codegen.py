@@ -368,8 +368,10 @@ def _unpack(w, spec):
     for g, flat in enumerate(spec.flats):
         w(f"R{g}, G{g} = lay[{pos[('R', g)]}], lay[{pos[('G', g)]}]")
         for base, rows in (("X", flat.states), ("P", flat.params), ("E", flat.edges)):
-            for k in range(len(rows)):
-                w(f"{base.lower()}{g}_{k} = lay[{pos[(base, g, k)]}]")
+            for k0 in range(0, len(rows), 6):         # six to a line
+                ks = range(k0, min(k0 + 6, len(rows)))
+                w(", ".join(f"{base.lower()}{g}_{k}" for k in ks) + " = "
+                  + ", ".join(f"lay[{pos[(base, g, k)]}]" for k in ks))
     w(f"NR = lay[{pos['NR']}]")
 
 
