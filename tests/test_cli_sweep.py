@@ -1,4 +1,7 @@
-"""Command line, run configurations, sweeps and the README's model example."""
+"""Command line, run configurations, sweeps and the README's model example.
+
+Kernels: conftest.py's Jansen-Rit network and circuit with heun, its Kuramoto network with rk4,
+and the README's model with heun."""
 import re
 from pathlib import Path
 
@@ -34,7 +37,9 @@ def test_cli_simulate_writes_raw_and_png(tmp_path, capsys):
     pytest.importorskip("tvb_data")
     mne = pytest.importorskip("mne")
     out = tmp_path / "short_raw.fif"
-    code = main(["simulate", "-q", "-o", str(out), "--set", "simulation.duration=1.0"])
+    # the template's declared coupling (the kernel the network tests share), not the linear one
+    code = main(["simulate", "-q", "-o", str(out), "--set", "simulation.duration=1.0",
+                 "--set", "coupling.source=pc.v", "--set", "coupling.function=null"])
     assert code == 0
     raw = mne.io.read_raw_fif(out, preload=True, verbose=False)
     assert len(raw.ch_names) == 64 and raw.info["sfreq"] == 1000.0
@@ -72,15 +77,19 @@ def test_sweep_is_independent_of_batch_size():
     assert 9 <= a.loc[1, "peak_hz"] <= 12.5 and a.loc[1, "std"] > a.loc[0, "std"]
 
 
-def test_sweep_on_a_dask_cluster_matches_local():
+def test_sweep_on_a_dask_cluster_matches_local(kuramoto_network):
     distributed = pytest.importorskip("distributed")
+    net = kuramoto_network(np.zeros((1, 1)))
     design = grid(**{"osc.omega": [1.0, 2.0, 3.0, 4.0]})
-    kw = dict(record=["osc.theta"], reduce=lambda r: {"end": float(r["osc.theta"][-1, 0])})
-    local = sweep("kuramoto", design, 0.5, 1e-3, batch_size=2, **kw)
+    kw = dict(integrator="rk4", record=["osc.theta"],
+              reduce=lambda r: {"end": float(r["osc.theta"][-1, 0])})
+    local = sweep(net, design, 0.5, 1e-3, batch_size=2, **kw)
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
                             dashboard_address=None) as client:
-        remote = sweep("kuramoto", design, 0.5, 1e-3, batch_size=2, client=client, **kw)
+        remote = sweep(net, design, 0.5, 1e-3, batch_size=2, client=client, **kw)
     np.testing.assert_array_equal(local.to_numpy(), remote.to_numpy())
+    # a free oscillator: theta = omega t at the last sample, t = 0.499 s
+    np.testing.assert_allclose(local["end"], np.array([1.0, 2.0, 3.0, 4.0]) * 0.499, rtol=1e-12)
 
 
 def test_readme_model_example_runs(tmp_path):
@@ -91,4 +100,23 @@ def test_readme_model_example_runs(tmp_path):
     slow = rb.load_template(f"{path}:slow_pair")
     assert slow.parameters["e.tau"] == 0.05 and slow.parameters["i.tau"] == 0.02
     res = rb.simulate(slow, 0.5, 1e-4, record=["e.r", "i.r"])
-    assert np.isfinite(res["e.r"]).all() and res["e.r"][-1, 0] > 0
+    ref = _readme_pair(0.5, 1e-4)[::10]                      # sampled at 1 kHz
+    np.testing.assert_allclose(res["e.r"][:, 0], ref[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(res["i.r"][:, 0], ref[:, 1], rtol=1e-10)
+
+
+def _readme_pair(duration, dt):
+    """The README's slow_pair in plain numpy: Heun, the i -> e edge delayed by 2 ms (20 steps;
+    history = the initial state 0), the e -> i edge undelayed (read at each stage)."""
+    n, lag = int(round(duration / dt)), int(round(0.002 / dt))
+    tau = np.array([0.05, 0.02])
+    r = np.zeros((n + 1, 2))                                 # columns e.r, i.r
+
+    def f(x, delayed_i):
+        inputs = np.array([-3.0 * delayed_i, 2.0 * x[0]])
+        return (-x + 1 / (1 + np.exp(-(inputs + 0.5)))) / tau
+    for k in range(n):
+        f1 = f(r[k], r[k - lag, 1] if k >= lag else 0.0)
+        f2 = f(r[k] + dt * f1, r[k + 1 - lag, 1] if k + 1 >= lag else 0.0)
+        r[k + 1] = r[k] + 0.5 * dt * (f1 + f2)
+    return r[:n]

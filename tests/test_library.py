@@ -1,4 +1,7 @@
-"""Shipped templates against their published behaviour and independent solutions."""
+"""Shipped templates against their published behaviour and independent solutions.
+
+Kernels: the Jansen-Rit circuit with heun, Montbrió and Wilson-Cowan circuits with rk4, the
+Kuramoto network with rk4 (conftest.py's shared structures)."""
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -20,7 +23,7 @@ U_VALUES = [50.0, 100.0, 125.0, 150.0, 220.0, 400.0]
 @pytest.fixture(scope="module")
 def jr_sweep():
     jr = rb.load_template("jansen_rit")
-    res = rb.simulate(jr, 12.0, 1e-4, integrator="rk4", params=[{"pc.u": u} for u in U_VALUES],
+    res = rb.simulate(jr, 12.0, 1e-4, integrator="heun", params=[{"pc.u": u} for u in U_VALUES],
                       record=["pc.v"], sampling_rate=1000.0)
     return {u: r["pc.v"][4000:, 0] for u, r in zip(U_VALUES, res)}
 
@@ -76,9 +79,15 @@ def test_jansen_rit_matches_solve_ivp_of_the_paper_equations():
         return [y3, y4, y5, A * a * S(y1 - y2) - 2 * a * y3 - a * a * y0,
                 A * a * (220.0 + 0.8 * C * S(C * y0)) - 2 * a * y4 - a * a * y1,
                 B * b * 0.25 * C * S(0.25 * C * y0) - 2 * b * y5 - b * b * y2]
-    res = rb.simulate("jansen_rit", 2.0, 1e-4, integrator="rk4", record=["pc.v"])
-    ref = solve_ivp(f, (0, 2.0), [0.0] * 6, t_eval=res.time, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(res["pc.v"][:, 0], ref.y[1] - ref.y[2], atol=1e-5)
+    # Heun converges to it at second order; Richardson's extrapolation cancels the dt^2 term
+    runs = [rb.simulate("jansen_rit", 2.0, dt, integrator="heun", record=["pc.v"],
+                        sampling_rate=1000.0)["pc.v"][:, 0] for dt in (1e-4, 5e-5)]
+    t = np.arange(2000) * 1e-3
+    ref = solve_ivp(f, (0, 2.0), [0.0] * 6, t_eval=t, rtol=1e-11, atol=1e-11, method="DOP853")
+    v = ref.y[1] - ref.y[2]
+    errors = [np.abs(x - v).max() for x in runs]
+    assert abs(np.log2(errors[0] / errors[1]) - 2) < 0.1 and errors[1] < 5e-4, errors
+    np.testing.assert_allclose((4 * runs[1] - runs[0]) / 3, v, atol=1e-5)
 
 
 # -- Montbrió-Pazó-Roxin --------------------------------------------------------------------------
@@ -162,9 +171,9 @@ def test_wilson_cowan_rest_state_is_a_fixed_point():
 
 
 # -- Kuramoto ------------------------------------------------------------------------------------
-def test_kuramoto_free_oscillator_is_exact():
-    res = rb.simulate("kuramoto", 1.0, 1e-3, integrator="euler", params={"osc.omega": 3.0},
-                      record=["osc.theta"])
+def test_kuramoto_free_oscillator_is_exact(kuramoto_network):
+    res = rb.simulate(kuramoto_network(np.zeros((1, 1))), 1.0, 1e-3, integrator="rk4",
+                      params={"osc.omega": 3.0}, record=["osc.theta"])
     np.testing.assert_allclose(res["osc.theta"][:, 0], 3.0 * res.time, rtol=1e-12)
 
 

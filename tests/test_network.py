@@ -1,7 +1,11 @@
-"""Networks: connectome coupling, delays, noise, batches, parallel kernels, bad input."""
+"""Networks: connectome coupling, delays, noise, batches, parallel kernels, bad input.
+
+Every run uses conftest.py's shared structures (leaky_network, jr_network, kuramoto_network,
+the Jansen-Rit circuit with heun); only the mixed-template network has a kernel of its own."""
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
+from scipy.linalg import expm
 
 import rate_bridge as rb
 from rate_bridge.model import Circuit, Node, Operator, Variable
@@ -14,22 +18,19 @@ def _leaky(name="leaky"):
     return Circuit(name, {"n": Node("n", [op])})
 
 
-def test_zero_weights_reproduce_the_single_circuit_exactly():
+def test_zero_weights_reproduce_the_single_circuit_exactly(jr_network):
     single = rb.simulate("jansen_rit", 1.0, 1e-4, integrator="heun", record=["pc.v"])
-    # 9 regions: the network's region loops run vectorised, the single circuit's scalar
-    net = rb.Network.from_arrays(np.zeros((9, 9)), "jansen_rit", coupling=("pc.m_out", "pc.m_in_e"),
-                                 delays=np.full((9, 9), 0.01))
+    net = jr_network(np.zeros((9, 9)), delays=np.full((9, 9), 0.01))
     res = rb.simulate(net, 1.0, 1e-4, integrator="heun", record=["pc.v"])
     for r in range(9):
         np.testing.assert_array_equal(res["pc.v"][:, r], single["pc.v"][:, 0])
 
 
 @pytest.mark.parametrize("delay", [0.0, 3e-4, 6e-4, 7e-4, 1e-3, 0.0137])
-def test_pulse_arrives_after_exactly_the_delay(delay):
+def test_pulse_arrives_after_exactly_the_delay(leaky_network, delay):
     dt = 1e-4
     # weights[target, source]: region 0 drives region 1 only
-    net = rb.Network.from_arrays([[0.0, 0.0], [1.0, 0.0]], _leaky(), coupling=("n.x", "n.I"),
-                                 delays=[[0.0, 0.0], [delay, 0.0]])
+    net = leaky_network([[0.0, 0.0], [1.0, 0.0]], delays=[[0.0, 0.0], [delay, 0.0]])
     n = int(round(0.05 / dt))
     pulse = np.zeros((n, 2))
     k0 = 100
@@ -45,11 +46,13 @@ def test_pulse_arrives_after_exactly_the_delay(delay):
     assert first_tgt == first_src + int(round(delay / dt)) + 1
 
 
-@pytest.mark.parametrize("integrator, kind", [("euler", "mixed"), ("heun", "mixed"),
-                                              ("euler", "dense"), ("heun", "dense")])
-def test_delayed_coupling_matches_a_plain_numpy_loop(integrator, kind):
+@pytest.mark.parametrize("integrator, kind, parallel", [
+    ("euler", "mixed", "batch"), ("heun", "mixed", "batch"), ("euler", "dense", "batch"),
+    ("heun", "dense", "batch"), ("heun", "mixed", "regions")])
+def test_delayed_coupling_matches_a_plain_numpy_loop(leaky_network, integrator, kind, parallel):
     """Every kind of edge (no delay; shorter and longer than the kernel's far-edge blocks; a
-    dense undelayed matrix) against a direct numpy integration of the same delay equations."""
+    dense undelayed matrix) against a direct numpy integration of the same delay equations,
+    also with regions split over threads inside each step."""
     rng = np.random.default_rng(5)
     N, dt, n, G, tau = 6, 1e-4, 300, 0.7, 0.01
     W = rng.uniform(0.2, 1.0, (N, N)) * (rng.random((N, N)) < 0.8)       # [target, source]
@@ -61,10 +64,10 @@ def test_delayed_coupling_matches_a_plain_numpy_loop(integrator, kind):
         D[:] = 0
     drive = rng.normal(0.0, 50.0, (n, N))
     x0 = rng.normal(0.0, 1.0, N)
-    net = rb.Network.from_arrays(W, _leaky(), coupling=("n.x", "n.I"), delays=D * dt,
-                                 global_coupling=G)
+    net = leaky_network(W, delays=D * dt, global_coupling=G)
     res = rb.simulate(net, n * dt, dt, integrator=integrator, inputs={"n.I": drive},
-                      initial_state={"n.x": x0}, record=["n.x"], sampling_rate=1 / dt)
+                      initial_state={"n.x": x0}, record=["n.x"], sampling_rate=1 / dt,
+                      parallel=parallel)
     xs = np.empty((n + 1, N))
     xs[0] = x0
 
@@ -84,46 +87,55 @@ def test_delayed_coupling_matches_a_plain_numpy_loop(integrator, kind):
     np.testing.assert_allclose(res["n.x"], xs[:n], rtol=1e-11, atol=1e-11)
 
 
-def _reference_network(t_eval, weights, G, tau=0.02):
-    """Three Wilson-Cowan-like saturating units, solved with solve_ivp (no delays)."""
-    def f(t, y):
-        return (-y + np.tanh(G * weights @ y + 1.0)) / tau
-    return solve_ivp(f, (0, t_eval[-1]), [0.1, -0.2, 0.3], t_eval=t_eval, rtol=1e-12,
-                     atol=1e-12, method="DOP853").y.T
-
-
-@pytest.mark.parametrize("integrator, order", [("heun", 2), ("rk4", 4)])
-def test_network_agrees_with_solve_ivp_at_the_expected_order(integrator, order):
-    op = Operator("sat", ["d/dt * x = (-x + tanh(I + 1)) / tau"],
-                  {"x": Variable("state"), "I": Variable("input"),
-                   "tau": Variable("parameter", 0.02)})
-    circuit = Circuit("sat", {"n": Node("n", [op])})
+def _leaky_case(request):
+    """Three leaky units with signed linear coupling: x(t) = expm(A t) x0 exactly."""
     W = np.array([[0.0, 1.0, -0.5], [0.8, 0.0, 0.3], [0.2, -1.0, 0.0]])
-    net = rb.Network.from_arrays(W, circuit, coupling=("n.x", "n.I"), global_coupling=1.5,
-                                 allow_negative=True)
+    G, tau, x0 = 1.5, 0.02, np.array([0.1, -0.2, 0.3])
+    A = (-np.eye(3) + G * W) / tau
+    run = dict(duration=0.2, record=["n.x"], params={"n.tau": tau},
+               initial_state={"n.x": x0})
+    net = request.getfixturevalue("leaky_network")(W, global_coupling=G)
+    return net, run, lambda t: np.array(
+        [expm(A * tk) @ x0 for tk in t])
+
+
+def _kuramoto_case(request):
+    """Three Kuramoto oscillators (sine coupling), solved with solve_ivp."""
+    W = np.array([[0.0, 1.0, 0.5], [0.8, 0.0, 0.3], [0.2, 1.0, 0.0]])
+    G, omega, th0 = 3.0, np.array([10.0, 12.0, 15.0]), np.array([0.1, 1.0, 2.0])
+    net = request.getfixturevalue("kuramoto_network")(W, global_coupling=G)
+    net.set_parameter("osc.omega", omega)
+
+    def f(t, th):
+        return omega + G * (W * np.sin(th[None, :] - th[:, None])).sum(axis=1)
+    run = dict(duration=1.0, record=["osc.theta"], initial_state={"osc.theta": th0})
+    return net, run, lambda t: solve_ivp(f, (0, t[-1]), th0, t_eval=t, rtol=1e-13, atol=1e-13,
+                                         method="DOP853").y.T
+
+
+@pytest.mark.parametrize("integrator, order, case, dts", [
+    ("heun", 2, _leaky_case, (2e-3, 1e-3)), ("rk4", 4, _kuramoto_case, (2e-2, 1e-2))])
+def test_network_agrees_with_an_exact_solution_at_the_expected_order(request, integrator, order,
+                                                                     case, dts):
+    net, run, exact = case(request)
     errors = []
-    for dt in (2e-3, 1e-3):
-        res = rb.simulate(net, 0.2, dt, integrator=integrator, record=["n.x"], sampling_rate=50,
-                          initial_state={"n.x": [0.1, -0.2, 0.3]})
-        ref = _reference_network(res.time, W, 1.5)
-        errors.append(np.abs(res["n.x"] - ref).max())
+    for dt in dts:
+        res = rb.simulate(net, dt=dt, integrator=integrator, sampling_rate=10, **run)
+        errors.append(np.abs(res[run["record"][0]] - exact(res.time)).max())
     observed = np.log2(errors[0] / errors[1])
     assert abs(observed - order) < 0.3, (errors, observed)
 
 
 @pytest.mark.parametrize("delay_mode, delays", [("round", (0.0124, 0.0072)),   # whole steps
                                                 ("interpolate", (0.0123, 0.0071))])
-def test_delayed_network_converges_as_dt_shrinks(delay_mode, delays):
-    op = Operator("osc", ["d/dt * x = -x / tau + I"],
-                  {"x": Variable("state", 1.0), "I": Variable("input"),
-                   "tau": Variable("parameter", 0.05)})
-    circuit = Circuit("dl", {"n": Node("n", [op])})
-    W = np.array([[0.0, -20.0], [20.0, 0.0]])
+def test_delayed_network_converges_as_dt_shrinks(leaky_network, delay_mode, delays):
+    # dx_i/dt = -x_i / tau + 20 s_i x_j(t - d_ij), s = (-1, +1): a delayed rotation
+    W = np.array([[0.0, -1.0], [1.0, 0.0]])
     D = np.array([[0.0, delays[0]], [delays[1], 0.0]])
-    net = rb.Network.from_arrays(W, circuit, coupling=("n.x", "n.I"), delays=D,
-                                 allow_negative=True)
+    net = leaky_network(W, delays=D, global_coupling=20.0 * 0.05)
     sols = [rb.simulate(net, 0.3, dt, integrator="heun", record=["n.x"], sampling_rate=100,
-                        delay_mode=delay_mode)["n.x"] for dt in (4e-4, 2e-4, 1e-4, 5e-5)]
+                        delay_mode=delay_mode, params={"n.tau": 0.05},
+                        initial_state={"n.x": 1.0})["n.x"] for dt in (4e-4, 2e-4, 1e-4, 5e-5)]
     diffs = [np.abs(a - b).max() for a, b in zip(sols, sols[1:])]
     assert diffs[0] > diffs[1] > diffs[2]
     assert diffs[2] < 0.6 * diffs[1]
@@ -133,7 +145,7 @@ def _order_parameter(theta):
     return np.abs(np.exp(1j * theta).mean(axis=-1))
 
 
-def test_kuramoto_locks_above_and_not_below_the_critical_coupling():
+def test_kuramoto_locks_above_and_not_below_the_critical_coupling(kuramoto_network):
     """Lorentzian natural frequencies of half-width gamma: Kc = 2 gamma and
     r = sqrt(1 - Kc / K) above it (Kuramoto 1975; Acebrón et al. 2005, eq. 14)."""
     N, gamma = 100, 2.0
@@ -142,8 +154,7 @@ def test_kuramoto_locks_above_and_not_below_the_critical_coupling():
     omega = np.clip(omega, -200, 220)
     rng = np.random.default_rng(0)
     theta0 = rng.uniform(0, 2 * np.pi, N)
-    net = rb.Network.from_arrays(np.ones((N, N)) - np.eye(N), "kuramoto",
-                                 coupling=("osc.theta", "osc.c"), coupling_function="kuramoto")
+    net = kuramoto_network(np.ones((N, N)) - np.eye(N))
     net.set_parameter("osc.omega", omega)
     Kc = 2 * gamma
     runs = rb.simulate(net, 5.0, 2e-3, integrator="rk4", record=["osc.theta"], sampling_rate=10,
@@ -155,9 +166,8 @@ def test_kuramoto_locks_above_and_not_below_the_critical_coupling():
     assert r_weak < 0.3
 
 
-def test_two_kuramoto_oscillators_lock_at_the_analytic_phase_difference():
-    net = rb.Network.from_arrays([[0, 1.0], [1.0, 0]], "kuramoto", global_coupling=3.0,
-                                 coupling=("osc.theta", "osc.c"), coupling_function="kuramoto")
+def test_two_kuramoto_oscillators_lock_at_the_analytic_phase_difference(kuramoto_network):
+    net = kuramoto_network([[0, 1.0], [1.0, 0]], global_coupling=3.0)
     net.set_parameter("osc.omega", [10.0, 12.0])
     res = rb.simulate(net, 5.0, 1e-3, integrator="rk4", record=["osc.theta"])
     phi = res["osc.theta"][-1, 1] - res["osc.theta"][-1, 0]
@@ -167,33 +177,29 @@ def test_two_kuramoto_oscillators_lock_at_the_analytic_phase_difference():
 def test_sigmoidal_coupling_delivers_the_delayed_sigmoid(tvb_connectivity_76):
     W, L, labels = tvb_connectivity_76
     conn = rb.adapters.Connectome(W[:4, :4] + 1.0 - np.eye(4), L[:4, :4], labels[:4])
-    net = rb.Network.from_connectome(conn, "jansen_rit", coupling=("pc.v", "pc.m_in_e"),
-                                     global_coupling=0.2, speed=3.0)
-    assert net.couplings[0].name == "sigmoidal"
+    net = rb.Network.from_connectome(conn, "jansen_rit", global_coupling=0.2, speed=3.0)
+    assert net.couplings[0].name == "sigmoidal"          # the template's declared coupling
     dt = 1e-4
-    res = rb.simulate(net, 0.3, dt, integrator="euler", record=["pc.v", "pc.m_in_e"],
-                      sampling_rate=1 / dt)
-    v = res["pc.v"]
-    # recorded m_in_e = G * sum_j w_ij S(v_j(t - d_ij)) + internal input from ein
+    batch = rb.simulate(net, 0.3, dt, integrator="heun", record=["pc.v", "pc.m_in_e",
+                                                                  "ein.m_out"],
+                        sampling_rate=1 / dt, params=[{}, {"global_coupling": 0.0}])
     S = lambda x: 5.0 / (1 + np.exp(0.56 * (6.0 - x)))  # noqa: E731
     D = np.round(conn.tract_lengths / 3.0e3 / dt).astype(int)
-    n = 2000
-    expected = 0.2 * sum(conn.weights[0, j] * S(v[n - D[0, j], j]) for j in range(4))
-    internal = res["pc.m_in_e"][n, 0] - expected
-    # the rest is ein's output times C2 = 108 (no other source)
-    assert 0 <= internal <= 108 * 5.0 + 1e-9
-    net0 = rb.Network.from_connectome(conn, "jansen_rit", coupling=("pc.v", "pc.m_in_e"),
-                                      global_coupling=0.0, speed=3.0)
-    res0 = rb.simulate(net0, 0.3, dt, integrator="euler", record=["pc.m_in_e"],
-                       sampling_rate=1 / dt, initial_state={})
-    assert res0["pc.m_in_e"].shape == res["pc.m_in_e"].shape
+    n = np.arange(int(D.max()), 3000)
+    for G, res in zip((0.2, 0.0), batch):
+        v = res["pc.v"]
+        # m_in_e = G * sum_j w_ij S(v_j(t - d_ij)) + C2 * (excitatory interneurons' rate)
+        for i in range(4):
+            delivered = G * sum(conn.weights[i, j] * S(v[n - D[i, j], j]) for j in range(4))
+            np.testing.assert_allclose(res["pc.m_in_e"][n, i],
+                                       delivered + 108.0 * res["ein.m_out"][n, i], rtol=1e-12)
+    assert not np.allclose(batch[0]["pc.v"], batch[1]["pc.v"])
 
 
 def test_batch_equals_separate_calls_and_threads_do_not_matter(tvb_connectivity_76):
     W, L, labels = tvb_connectivity_76
     conn = rb.adapters.Connectome(W, L, labels)
-    net = rb.Network.from_connectome(conn, "jansen_rit", coupling=("pc.m_out", "pc.m_in_e"),
-                                     global_coupling=0.05, speed=3.0)
+    net = rb.Network.from_connectome(conn, "jansen_rit", global_coupling=0.05, speed=3.0)
     kw = dict(duration=0.3, dt=1e-4, integrator="heun", noise={"pc.u": 22.0},
               record=["pc.v"])
     batch = rb.simulate(net, params=[{"global_coupling": g} for g in (0.0, 0.05, 0.1)],
@@ -202,10 +208,25 @@ def test_batch_equals_separate_calls_and_threads_do_not_matter(tvb_connectivity_
     np.testing.assert_array_equal(batch[1]["pc.v"], alone["pc.v"])
     one_thread = rb.simulate(net, params={"global_coupling": 0.05}, seed=12, n_jobs=1, **kw)
     np.testing.assert_array_equal(one_thread["pc.v"], alone["pc.v"])
-    by_regions = rb.simulate(net, params={"global_coupling": 0.05}, seed=12, parallel="regions",
-                           **kw)
-    np.testing.assert_array_equal(by_regions["pc.v"], alone["pc.v"])
+    # uncoupled, region 0 draws the noise of a lone circuit with the same seed
+    lone = rb.simulate("jansen_rit", seed=11, **kw)
+    np.testing.assert_array_equal(batch[0]["pc.v"][:, 0], lone["pc.v"][:, 0])
     assert not np.array_equal(batch[0]["pc.v"], batch[2]["pc.v"])
+
+
+def test_region_parallel_steps_match_the_batch_kernel(leaky_network):
+    """parallel="regions" splits each step's regions over threads: same numbers, noise
+    included, as members spread over threads."""
+    rng = np.random.default_rng(2)
+    W = rng.uniform(0, 1, (40, 40)) * (rng.random((40, 40)) < 0.3)
+    net = leaky_network(W, delays=rng.integers(0, 30, (40, 40)) * 1e-4, global_coupling=0.5)
+    kw = dict(duration=0.05, dt=1e-4, integrator="heun", noise={"n.I": 3.0}, record=["n.x"],
+              params=[{}, {"global_coupling": 0.1}], seed=5)
+    by_regions = rb.simulate(net, parallel="regions", n_jobs=2, **kw)
+    by_members = rb.simulate(net, parallel="batch", n_jobs=2, **kw)
+    for a, b in zip(by_regions, by_members):
+        np.testing.assert_array_equal(a["n.x"], b["n.x"])
+    assert by_regions[0].provenance["kernel"] != by_members[0].provenance["kernel"]
 
 
 def test_heterogeneous_parameters_by_region_label_and_mixed_templates():
@@ -225,9 +246,8 @@ def test_heterogeneous_parameters_by_region_label_and_mixed_templates():
     assert net.parameters["wc.P"][2] == 0.0 and np.isnan(net.parameters["wc.P"][1])
 
 
-def test_initial_history_is_used_before_time_zero():
-    net = rb.Network.from_arrays([[0.0, 0.0], [1.0, 0.0]], _leaky(), coupling=("n.x", "n.I"),
-                                 delays=[[0, 0], [0.01, 0]])
+def test_initial_history_is_used_before_time_zero(leaky_network):
+    net = leaky_network([[0.0, 0.0], [1.0, 0.0]], delays=[[0, 0], [0.01, 0]])
     res = rb.simulate(net, 0.02, 1e-4, integrator="euler", record=["n.x"],
                       history={"n.x": 2.0}, sampling_rate=1e4)
     # target: dx/dt = (-x + 2) / tau while the delayed source is still in its history
@@ -266,9 +286,8 @@ def test_bad_connectivity_is_refused():
         rb.Network.from_connectome(conn, jr, coupling=cpl, speed=0.0)
 
 
-def test_size_mismatches_and_too_long_delays_are_refused():
-    net = rb.Network.from_arrays(np.ones((3, 3)), _leaky(), coupling=("n.x", "n.I"),
-                                 delays=np.full((3, 3), 0.2))
+def test_size_mismatches_and_too_long_delays_are_refused(leaky_network):
+    net = leaky_network(np.ones((3, 3)), delays=np.full((3, 3), 0.2))
     with pytest.raises(ValueError, match="one per region"):
         rb.simulate(net, 1.0, 1e-3, params={"n.tau": [0.01, 0.02]})
     with pytest.raises(ValueError, match="longest delay"):
@@ -279,30 +298,32 @@ def test_size_mismatches_and_too_long_delays_are_refused():
         net.set_parameter("n.tau", 0.1, regions=["nowhere"])
 
 
-def test_every_network_size_runs_on_one_compiled_kernel(tvb_connectivity_76):
-    """Sizes are run-time values: 68 and 96 regions share the kernel of the 76-region one."""
+def test_every_network_size_runs_on_one_compiled_kernel(jr_network):
+    """Sizes are run-time values: 68 and 96 regions share one kernel, and the 96-region network
+    holding the 68-region one as an unconnected block reproduces it exactly."""
     from rate_bridge.compile.cache import kernel_for
     rng = np.random.default_rng(3)
-    modules, keys = [], set()
+    W = np.zeros((96, 96))
+    D = np.zeros((96, 96))
+    W[:68, :68] = rng.uniform(0, 1, (68, 68)) * (rng.uniform(size=(68, 68)) < 0.3)
+    D[:68, :68] = rng.uniform(0, 0.02, (68, 68))
+    W[68:, 68:] = rng.uniform(0, 1, (28, 28))
+    modules, keys, results = [], set(), []
     for n in (68, 96):
-        W = rng.uniform(0, 1, (n, n)) * (rng.uniform(size=(n, n)) < 0.3)
-        net = rb.Network.from_arrays(W, "jansen_rit", coupling=("pc.m_out", "pc.m_in_e"),
-                                     delays=rng.uniform(0, 0.02, (n, n)), global_coupling=0.05)
+        net = jr_network(W[:n, :n], delays=D[:n, :n], global_coupling=0.05)
         res = rb.simulate(net, 0.05, 1e-4, integrator="heun", record=["pc.v"], n_jobs=1)
-        assert res["pc.v"].shape == (50, n) and np.isfinite(res["pc.v"]).all()
         keys.add(res.provenance["kernel"])
-        spec = rb.compile.KernelSpec([g["flat"] for g in net.groups], net.couplings, "heun",
-                                     "batch", [n])
-        modules.append(kernel_for(spec)[0])
+        results.append(res["pc.v"])
+        modules.append(kernel_for(net.kernel_spec("heun", "batch"))[0])
     assert len(keys) == 1 and modules[0] is modules[1]
     assert len(modules[0].run.signatures) == 1       # compiled (or loaded) once
-
-
+    np.testing.assert_array_equal(results[1][:, :68], results[0])
+    assert not np.allclose(results[0][:, 0], results[1][:, 90])
 def test_speed_and_weights_are_batchable(tvb_connectivity_76):
     """Per-member conduction speed and weight matrix equal separately built networks."""
     W, L, labels = tvb_connectivity_76
     conn = rb.adapters.Connectome(W, L, labels)
-    kw = dict(coupling=("pc.m_out", "pc.m_in_e"), global_coupling=0.05)
+    kw = dict(global_coupling=0.05)          # the template's declared coupling
     net = rb.Network.from_connectome(conn, "jansen_rit", speed=3.0, **kw)
     run = dict(duration=0.1, dt=1e-4, integrator="heun", record=["pc.v"], n_jobs=2)
     W2 = conn.weights * np.linspace(0.5, 2.0, 76)[:, None]        # a rescaled matrix

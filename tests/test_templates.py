@@ -1,6 +1,10 @@
-"""The model language: YAML templates, inheritance, references, inspection, precise errors."""
+"""The model language: YAML templates, inheritance, references, inspection, precise errors.
+
+Simulations run conftest.py's oscillator with rk4, the Jansen-Rit circuit with heun, and one
+composite circuit (sub-circuits joined by an edge operator) with rk4."""
 import numpy as np
 import pytest
+from scipy.linalg import expm
 
 import rate_bridge as rb
 from rate_bridge.model import Circuit, Edge, ModelError, Node, Operator, Variable
@@ -19,6 +23,26 @@ decay_node:
 decay:
   kind: circuit
   nodes: {n: decay_node}
+"""
+
+# conftest.py's oscillator (the same structure, hence the same kernel), and an undamped one
+OSC = """
+osc_op:
+  kind: operator
+  equations: ["d/dt * x = v", "d/dt * v = -w**2 * x - 2 * z * w * v"]
+  variables:
+    x: {kind: state, default: 1.0, unit: mm}
+    v: {kind: state, default: 0.0, unit: mm/s}
+    w: {kind: parameter, default: 20.0, unit: rad/s}
+    z: {kind: parameter, default: 0.1}
+spring_op:
+  kind: operator
+  equations: ["d/dt * x = v", "d/dt * v = -w**2 * x"]
+  variables: {x: {kind: state, default: 1.0}, v: state, w: {kind: parameter, default: 20.0}}
+osc_node: {kind: node, operators: [osc_op]}
+spring_node: {kind: node, operators: [spring_op]}
+osc: {kind: circuit, nodes: {n: osc_node}}
+spring: {kind: circuit, nodes: {n: spring_node}}
 """
 
 
@@ -90,48 +114,70 @@ my_jr:
     assert rb.load_template(str(lib)).parameters["pc.u"] == 150.0   # one template in the file
 
 
-def test_python_objects_equal_yaml_templates(write_yaml):
-    op = Operator("decay_op", ["d/dt * x = -x / tau + I"],
-                  {"x": Variable("state", 1.0, "mV"), "I": Variable("input"),
-                   "tau": Variable("parameter", 0.01, "s")})
-    py = Circuit("decay", {"n": Node("decay_node", [op])})
-    yml = rb.load_template(f"{write_yaml(DECAY)}:decay")
-    assert py.parameters == yml.parameters
+def test_python_objects_equal_yaml_templates(write_yaml, oscillator_exact):
+    op = Operator("osc_op", ["d/dt * x = v", "d/dt * v = -w**2 * x - 2 * z * w * v"],
+                  {"x": Variable("state", 1.0, "mm"), "v": Variable("state", 0.0, "mm/s"),
+                   "w": Variable("parameter", 20.0, "rad/s"), "z": Variable("parameter", 0.1)})
+    py = Circuit("osc", {"n": Node("osc_node", [op])})
+    yml = rb.load_template(f"{write_yaml(OSC)}:osc")
+    assert py.parameters == yml.parameters == {"n.w": 20.0, "n.z": 0.1}
     assert py.equations == yml.equations
-    r1 = rb.simulate(py, 0.05, 1e-4, integrator="rk4", record=["n.x"])
-    r2 = rb.simulate(yml, 0.05, 1e-4, integrator="rk4", record=["n.x"])
+    assert [v.unit for v in py.variables.values()] == [v.unit for v in yml.variables.values()]
+    assert yml.variables["n.w"].unit == "rad/s"
+    r1 = rb.simulate(py, 0.5, 1e-4, integrator="rk4", record=["n.x"])
+    r2 = rb.simulate(yml, 0.5, 1e-4, integrator="rk4", record=["n.x"])
     np.testing.assert_array_equal(r1["n.x"], r2["n.x"])
-    np.testing.assert_allclose(r1["n.x"][:, 0], np.exp(-r1.time / 0.01), rtol=1e-9)
+    np.testing.assert_allclose(r1["n.x"][:, 0], oscillator_exact(r1.time), atol=1e-9)
 
 
-def test_replace_operator_changes_the_model(write_yaml):
-    c = rb.load_template(f"{write_yaml(DECAY)}:decay")
-    new = Operator("growth", ["d/dt * x = x / tau + I"],
-                   {"x": Variable("state", 1.0), "I": Variable("input"),
-                    "tau": Variable("parameter", 0.01)})
-    c.replace_operator("n", "decay_op", new)
-    res = rb.simulate(c, 0.01, 1e-4, integrator="rk4", record=["n.x"], sampling_rate=10000)
-    assert res["n.x"][-1, 0] > 2.0
+def test_replace_operator_changes_the_model(write_yaml, oscillator_exact):
+    c = rb.load_template(f"{write_yaml(OSC)}:spring")                # undamped
+    damped = Operator("osc_op", ["d/dt * x = v", "d/dt * v = -w**2 * x - 2 * z * w * v"],
+                      {"x": Variable("state", 1.0), "v": Variable("state", 0.0),
+                       "w": Variable("parameter", 20.0), "z": Variable("parameter", 0.1)})
+    c.replace_operator("n", "spring_op", damped)
+    assert c.parameters == {"n.w": 20.0, "n.z": 0.1}
+    res = rb.simulate(c, 0.5, 1e-4, integrator="rk4", record=["n.x"])
+    np.testing.assert_allclose(res["n.x"][:, 0], oscillator_exact(res.time), atol=1e-9)
     bad = Operator("bad", ["d/dt * y = 1"], {"y": Variable("state")})
     with pytest.raises(KeyError, match="no operator"):
         c.replace_operator("n", "missing", bad)
 
 
-def test_edge_operator_synaptic_kernel():
-    """An edge through its own operator (first-order synapse) delivers the filtered source."""
-    src = Operator("src", ["d/dt * x = 0"], {"x": Variable("state", 1.0)})
+@pytest.fixture(scope="module")
+def composite():
+    """Two sub-circuits ``a`` and ``b``, each a leaky node ``dx/dt = (-x + I) / tau``, joined
+    by an edge through its own operator, a first-order synapse ``ds/dt = (inp - s) / tau_s``
+    with inp = weight * a's x and b's I = s: one structure (and kernel) for the tests of
+    sub-circuits and of edge operators."""
+    unit = Circuit("unit", {"n": Node("n", [Operator(
+        "leak", ["d/dt * x = (-x + I) / tau"], {"x": Variable("state", 1.0),
+                                                 "I": Variable("input"),
+                                                 "tau": Variable("parameter", 0.01)})])})
     syn = Operator("syn", ["d/dt * s = (inp - s) / tau_s", "out = s"],
                    {"s": Variable("state"), "inp": Variable("input"), "out": Variable("output"),
                     "tau_s": Variable("parameter", 0.01)})
-    tgt = Operator("tgt", ["d/dt * y = I"], {"y": Variable("state"), "I": Variable("input")})
-    c = Circuit("syn_test", {"a": Node("a", [src]), "b": Node("b", [tgt])},
-                [Edge("a.x", "b.I", weight=2.0, operator=syn, name="ab")])
-    assert c.parameters["ab.tau_s"] == 0.01 if "ab.tau_s" in c.parameters else True
-    res = rb.simulate(c, 0.05, 1e-5, integrator="rk4", record=["b.y"], sampling_rate=1e4)
-    t = res.time
-    # s(t) = 2 (1 - exp(-t/tau)); y = integral of s
-    expected = 2 * (t - 0.01 * (1 - np.exp(-t / 0.01)))
-    np.testing.assert_allclose(res["b.y"][:, 0], expected, atol=1e-8)
+    return Circuit("composite", {"a": unit, "b": unit},
+                   [Edge("a/n.x", "b/n.I", weight=2.0, operator=syn, name="ab")])
+
+
+def _composite_exact(t, tau_a=0.01, tau_b=0.01, tau_s=0.01, w=2.0, x0=(1.0, 1.0)):
+    """(a's x, s, b's x) of the composite circuit: a linear system, exp(A t) y0."""
+    A = np.array([[-1 / tau_a, 0, 0], [w / tau_s, -1 / tau_s, 0], [0, 1 / tau_b, -1 / tau_b]])
+    y0 = np.array([x0[0], 0.0, x0[1]])
+    return np.array([expm(A * tk) @ y0 for tk in t])
+
+
+def test_edge_operator_synaptic_kernel(composite):
+    """An edge through its own operator (first-order synapse) delivers the filtered source."""
+    net = rb.Network.from_circuit(composite)
+    assert net.parameters["ab.tau_s"] == 0.01 and net.parameters["ab.weight"] == 2.0
+    assert "ab.s" in net.initial_state                   # the synapse's own state
+    res = rb.simulate(net, 0.05, 1e-5, integrator="rk4", record=["a/n.x", "ab.s", "b/n.x"],
+                      params={"ab.tau_s": 0.004}, sampling_rate=1e4)
+    exact = _composite_exact(res.time, tau_s=0.004)
+    for k, name in enumerate(["a/n.x", "ab.s", "b/n.x"]):
+        np.testing.assert_allclose(res[name][:, 0], exact[:, k], rtol=1e-9, atol=1e-12)
 
 
 # -- errors a user can act on ------------------------------------------------------------------
@@ -239,15 +285,22 @@ def test_algebraic_loop_is_refused():
         rb.simulate(Circuit("c", {"n": Node("n", [op])}), 0.01, 1e-3)
 
 
-def test_sub_circuits_compose_with_prefixed_names():
+def test_sub_circuits_compose_with_prefixed_names(composite):
     jr = rb.load_template("jansen_rit")
     two = Circuit("two_columns", {"a": jr, "b": jr},
                   [Edge("a/pc.m_out", "b/pc.m_in_e", weight=0.0, delay=0.01, name="a_to_b")])
     assert "a/pc.u" in two.parameters and "a/pc_to_ein.weight" in two.parameters
     assert two.parameters["a_to_b.delay"] == 0.01
     two.set_parameter("b/pc.u", 150.0)
-    res = rb.simulate(two, 0.5, 1e-4, integrator="rk4", record=["a/pc.v", "b/pc.v"])
-    ref = rb.simulate(jr, 0.5, 1e-4, integrator="rk4", record=["pc.v"], params={"pc.u": 150.0})
-    np.testing.assert_allclose(res["b/pc.v"][:, 0], ref["pc.v"][:, 0], rtol=1e-12, atol=1e-12)
+    assert two.parameters["b/pc.u"] == 150.0 and two.parameters["a/pc.u"] == 220.0
+    # each prefixed name reaches its own sub-circuit: b's own time constant and initial state
+    c = composite.copy()
+    c.set_parameter("b/n.tau", 0.02)
+    assert c.parameters["a/n.tau"] == 0.01 and composite.parameters["b/n.tau"] == 0.01
+    res = rb.simulate(c, 0.05, 1e-5, integrator="rk4", record=["a/n.x", "b/n.x"],
+                      initial_state={"b/n.x": -0.5}, sampling_rate=1e4)
+    exact = _composite_exact(res.time, tau_b=0.02, x0=(1.0, -0.5))
+    np.testing.assert_allclose(res["a/n.x"][:, 0], exact[:, 0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res["b/n.x"][:, 0], exact[:, 2], rtol=1e-9, atol=1e-12)
     with pytest.raises(ModelError, match="node label 'a.b' is not a valid name"):
         Circuit("bad", {"a.b": jr})

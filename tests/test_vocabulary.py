@@ -174,7 +174,7 @@ def test_validate_type_names_argument_expected_and_got():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: rb.simulate(_network(), 0.01, 1e-4, parallel="threads"), ValueError,
-     "parallel must be one of 'auto', 'batch', 'nodes', got 'threads'"),
+     "parallel must be one of 'auto', 'batch', 'regions'.*, got 'threads'"),
     (lambda: rb.simulate(_network(), 0.01, 1e-4, integrator="midpoint"), ValueError,
      "integrator must be one of .*'euler'.*, got 'midpoint'"),
     (lambda: rb.simulate(_network(), 0.01, 1e-4, record_mode="max"), ValueError,
