@@ -1,8 +1,8 @@
 """Runtime reliability (issue 9): Ctrl-C, divergence in batches and sweeps, memory estimates,
 a damaged kernel cache, values checked before the run, and CLI outputs never overwritten.
 
-Every simulating test runs the damped oscillator of test_simulate.py with rk4 on one region
-(``run``): no kernel of its own.
+Every simulating test runs conftest's damped oscillator with rk4 on one region: no kernel of its
+own.
 """
 import logging
 import os
@@ -20,20 +20,10 @@ import rate_bridge as rb
 from rate_bridge.cli import main
 from rate_bridge.compile import cache
 from rate_bridge.forward_models.signals import resolve_moment_scale
-from rate_bridge.model import Circuit, Node, Operator, Variable
 from rate_bridge.simulate import SimulationInterrupted, SimulationMemoryError
 from rate_bridge.sweep import sweep
 
 RK4 = dict(integrator="rk4", record=["n.x"])
-
-
-@pytest.fixture(scope="module")
-def oscillator():
-    """test_simulate.py's oscillator (same structure, hence the same compiled kernel)."""
-    op = Operator("osc_op", ["d/dt * x = v", "d/dt * v = -w**2 * x - 2 * z * w * v"],
-                  {"x": Variable("state", 1.0), "v": Variable("state", 0.0),
-                   "w": Variable("parameter", 20.0), "z": Variable("parameter", 0.1)})
-    return Circuit("osc", {"n": Node("n", [op])})
 
 
 @pytest.fixture

@@ -178,6 +178,13 @@ def test_edge_operator_synaptic_kernel(composite):
     exact = _composite_exact(res.time, tau_s=0.004)
     for k, name in enumerate(["a/n.x", "ab.s", "b/n.x"]):
         np.testing.assert_allclose(res[name][:, 0], exact[:, k], rtol=1e-9, atol=1e-12)
+    # the circuit itself lists and sets the edge operator's parameters
+    assert composite.parameters["ab.tau_s"] == 0.01
+    changed = composite.copy().set_parameter("ab.tau_s", 0.004)
+    assert changed.parameters["ab.tau_s"] == 0.004 and composite.parameters["ab.tau_s"] == 0.01
+    again = rb.simulate(changed, 0.05, 1e-5, integrator="rk4", record=["ab.s"],
+                        sampling_rate=1e4)
+    np.testing.assert_array_equal(again["ab.s"], res["ab.s"])
 
 
 # -- errors a user can act on ------------------------------------------------------------------

@@ -584,13 +584,18 @@ class Circuit:
     def parameters(self):
         """Parameter values by qualified name, including input baselines and edge weights/delays.
 
-        Keys are ``"node.parameter"``, ``"node.input"`` (the input's constant baseline) and
-        ``"<edge>.weight"`` / ``"<edge>.delay"`` (delay in s).
+        Keys are ``"node.parameter"``, ``"node.input"`` (the input's constant baseline),
+        ``"<edge>.weight"`` / ``"<edge>.delay"`` (delay in s) and, for an edge with an operator,
+        ``"<edge>.parameter"``.
         """
         out = {k: v.default for k, v in self._collect(("parameter", "input")).items()}
         for edge in self.edges:
             out[f"{edge.name}.weight"] = edge.weight
             out[f"{edge.name}.delay"] = edge.delay
+            if edge.operator is not None:
+                out.update({f"{edge.name}.{n}": v.default
+                            for n, v in edge.operator.variables.items()
+                            if v.kind in ("parameter", "input")})
         return out
 
     @property
@@ -642,8 +647,9 @@ class Circuit:
         Parameters
         ----------
         name : str
-            ``"node.var"`` or ``"<edge>.weight"``/``"<edge>.delay"``; or a bare variable name to
-            set it in every node that has it (restricted to ``nodes`` if given).
+            ``"node.var"``, ``"<edge>.weight"``/``"<edge>.delay"`` or ``"<edge>.var"`` (a variable
+            of an edge's operator); or a bare variable name to set it in every node that has it
+            (restricted to ``nodes`` if given).
         value : float
         nodes : list of str | None
             With a bare name, the nodes to change.
@@ -659,6 +665,10 @@ class Circuit:
                     raise ValueError(f"{name} must be a finite number"
                                      f"{' >= 0 s' if tail == 'delay' else ''}, got {value}")
                 setattr(edge, tail, value)
+                return self
+            if edge is not None and edge.operator is not None and \
+                    tail in edge.operator.variables:       # an edge operator's own variable
+                edge.operator = edge.operator.with_defaults({tail: value})
                 return self
             label, var, _ = self.resolve(name)
             self.nodes[label].set_default(var, value)
