@@ -4,12 +4,13 @@ The kernel depends only on the *structure* of a network (equations, state layout
 which variables are driven, noisy and recorded, the integrator). All values — parameters,
 weights, delays, inputs, noise amplitudes, seeds — are arrays passed at call time.
 
-Sizes are run-time values too: the array ``lay`` holds each group's number of regions and
-offsets, so one compiled kernel serves every network size of a structure. Which variables are
-recorded, noisy or driven is given by index arrays ``rvar``/``nvar``/``dvar`` (slot -> variable
-index), so none of that recompiles either: drives and input noise reach an input through
-``ext[var, region]`` (filled once per step); each variable has a recording loop that runs if it
-is recorded.
+Sizes are run-time values too: the array ``lay`` holds each group's number of regions and the
+offset of every row of its blocks (:meth:`KernelSpec.layout`), so one compiled kernel serves
+every network size of a structure. Which variables are recorded, noisy or driven is given by
+index arrays ``rvar``/``nvar``/``dvar`` (slot -> variable index), so none of that recompiles
+either: drives and input noise reach an input through ``ext[var, region]`` (filled once per
+step); one recording loop per group stores the variables whose slot is set. The arguments of
+the entry point ``run`` are defined once, in :mod:`rate_bridge.compile.abi`.
 
 Layout (per batch member ``b``)
 -------------------------------
