@@ -12,7 +12,7 @@ from .compile.integrators import INTEGRATORS, STOCHASTIC_VERSION
 from .model.templates import Circuit
 from .network import Network
 from .result import Result, ResultBatch
-from .utils import UnknownNameError, check_option, logger, validate_type, verbose
+from .utils import UnknownNameError, check_option, logger, validate_type, verbose, warn
 
 #: most integration steps of one run (the kernel counts steps in int64)
 MAX_STEPS = 2 ** 62
@@ -326,9 +326,7 @@ def _check_names(net, spec_dict, what, kinds):
 def _parallel_mode(parallel, B, R, n_jobs):
     check_option("parallel", parallel, ("auto", "batch", "regions", "nodes"))
     if parallel == "nodes":
-        import warnings
-        warnings.warn('parallel="nodes" is deprecated: use parallel="regions"',
-                      DeprecationWarning, stacklevel=4)
+        warn('parallel="nodes" is deprecated: use parallel="regions"', DeprecationWarning)
         return "regions"
     if parallel != "auto":
         return parallel

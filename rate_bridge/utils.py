@@ -70,6 +70,18 @@ def verbose(func):
     return fill_doc(wrapper)
 
 
+def warn(message, category=UserWarning):
+    """``warnings.warn`` pointing at the user's code: the first frame outside this package
+    (a fixed ``stacklevel`` breaks whenever a helper or a decorator adds a frame)."""
+    import sys
+    import warnings
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 2        # stacklevel 2: the caller of warn()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 # -- docstrings ---------------------------------------------------------------------------
 #: Shared docstring entries: the placeholder ``%`` ``(key)s`` on a line of a docstring is
 #: replaced by ``docdict[key]`` by :func:`fill_doc` (and by :func:`verbose`, which fills the

@@ -227,6 +227,10 @@ def test_region_parallel_steps_match_the_batch_kernel(leaky_network):
     for a, b in zip(by_regions, by_members):
         np.testing.assert_array_equal(a["n.x"], b["n.x"])
     assert by_regions[0].provenance["kernel"] != by_members[0].provenance["kernel"]
+    with pytest.warns(DeprecationWarning, match="regions") as rec:   # the old name still works
+        by_nodes = rb.simulate(net, parallel="nodes", n_jobs=2, **kw)
+    assert rec[0].filename == __file__                     # the warning points at the caller
+    np.testing.assert_array_equal(by_nodes[1]["n.x"], by_regions[1]["n.x"])
 
 
 def test_heterogeneous_parameters_by_region_label_and_mixed_templates():

@@ -8,11 +8,10 @@ sources it kept (``fwd["src"][i]["vertno"]``) are mapped back to regions. Source
 drops are reported, never silently lost.
 """
 import tempfile
-import warnings
 
 import numpy as np
 
-from ..utils import check_option, logger
+from ..utils import check_option, logger, warn
 from .model import ForwardModel, SourceMap
 from .placement import Placement, as_placement, place_sources, unit_vectors
 from .surfaces import Surface, connected_components, read_surface, write_subject
@@ -248,7 +247,7 @@ def _report_dropped(labels, lost_regions, n_dropped, n_total, on_dropped, what):
         raise ValueError(msg + ". Use placement= to move the sources inside, or "
                                "on_dropped='warn' to accept.")
     if on_dropped == "warn":
-        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+        warn(msg, RuntimeWarning)
     logger.info(msg)
 
 
@@ -290,7 +289,6 @@ def compute_forward_model(info, conductor, sources, *, mode="mean", kind="sphere
     info = _fixed_info(fwd, info)
     g = _fwd_gain(fwd, info)                                   # (n_ch, n_kept, 3)
     n_kept = int(sum(len(s["vertno"]) for s in fwd["src"]))
-    # the drops are reported here, not in helpers: the warnings' stacklevel counts frames
     if sources.kind == "centres":
         kept = np.asarray(fwd["src"][0]["vertno"])
         gain, weights, lost = _centre_gain(g, sources, kept, n_reg)

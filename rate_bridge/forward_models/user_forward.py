@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from ..utils import check_option, logger, validate_type, verbose
+from ..utils import check_option, logger, validate_type, verbose, warn
 from .model import ForwardModel, SourceMap
 from .sources import MODES, region_weights
 
@@ -156,8 +156,7 @@ def from_forward(fwd, labels, *, names=None, mode="mean", bem=None, subjects_dir
         if on_dropped == "raise":
             raise ValueError(msg)
         if on_dropped == "warn":
-            import warnings
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            warn(msg, RuntimeWarning)
     info = mne.pick_info(fwd["info"], [fwd["info"].ch_names.index(n)
                                        for n in fwd["sol"]["row_names"]])
     if wanted is not None:
