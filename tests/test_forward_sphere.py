@@ -92,9 +92,10 @@ def test_dropped_sources_are_reported_and_mapped():
     # centres as given (head frame); reg0 at (45, 0, 5) lies 80 mm from the sphere centre:
     # between the inner skull (0.9 x 85 = 76.5 mm) and the scalp (85 mm)
     sphere = ((-35.0, 0.0, 5.0), 85.0)
-    with pytest.warns(RuntimeWarning, match=r"1 of 8 region centres.*\['reg0'\]"):
+    with pytest.warns(RuntimeWarning, match=r"1 of 8 region centres.*\['reg0'\]") as rec:
         fm = from_sphere(conn, montage="biosemi32", placement="none", sphere=sphere,
                          orientation="radial")
+    assert rec[0].filename == __file__              # points at the call, not at the package
     assert fm.dropped == {"n_sources": 1, "regions": ["reg0"]}
     assert np.all(fm.gain[:, 0] == 0) and np.all(fm.gain[:, 1:] != 0)
     res = make_result(conn.labels, n_times=100)
