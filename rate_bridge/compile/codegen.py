@@ -763,12 +763,12 @@ for q in range({Q}):
             hist[q, r, j + L] = hist[q, r, j]
 n_samples = out.shape[1]
 cs = ({_COUPLING_ARRAYS})
+tn, phase, sample = 0, 0, 0     # n % L, n % rec_every, n // rec_every: counters, no divisions
 for n in range(n_steps):
     if ctl[0] != 0:    # asked to stop (Ctrl-C): one load per step, no measurable cost
         status[0] = -2
         status[2] = n
         return
-    tn = n % L
 {far_call}    # drives and input noise reach inputs through ext, held over the step
     for z in range(NZ):
         for r in range(NR):
@@ -787,13 +787,12 @@ for n in range(n_steps):
             g = sz[r] * _gauss(kz[r], n)
             ez[r] += g
             wz[r] = g * sqdt
-    sample = n // rec_every
-    rec_on = sample < n_samples and (rec_avg or n % rec_every == 0)
+    rec_on = sample < n_samples and (rec_avg or phase == 0)
 ''')
     w.indent()
     w.block("\n".join(lines))
     w.block(f'''
-if rec_on and (not rec_avg or (n + 1) % rec_every == 0):
+if rec_on and (not rec_avg or phase == rec_every - 1):
     scale = 1.0 / rec_every if rec_avg else 1.0
     for k in range(acc.shape[0]):
         for r in range(NR):
@@ -807,11 +806,16 @@ if _n_nonfinite(x, S) > 0:
             status[2] = n + 1
             return
 _sources(x, lay, par, cpar, greg, sv)
-tn1 = (n + 1) % L
+tn1 = tn + 1 if tn + 1 < L else 0
 for q in range({Q} if idel else {NC}):   # internal sources only when delayed
     for r in range(NR):
         hist[q, r, tn1] = sv[q, r]
         hist[q, r, tn1 + L] = sv[q, r]
+tn = tn1
+phase += 1
+if phase == rec_every:
+    phase = 0
+    sample += 1
 ''')
     w.dedent()
     w("status[0] = -1")
