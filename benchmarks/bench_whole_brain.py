@@ -55,6 +55,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-stochastic", action="store_true",
                     help="skip the stochastic variant of workload 1")
     ap.add_argument("--batch", action="store_true", help="also run workload 3 (batch)")
+    ap.add_argument("--specialize", action="store_true",
+                    help="compile the 76-region sizes into our kernels (simulate(specialize="
+                         "True): faster region loops, one compile per size)")
     ap.add_argument("--batch-size", type=int, default=64, help="batch members (default 64)")
     ap.add_argument("--separate-calls", type=int, default=8,
                     help="separate calls timed for the batch comparison, extrapolated to "
@@ -88,7 +91,8 @@ def build_jr(args):
 
 def jr_kwargs(args, stochastic=False):
     kw = dict(duration=args.duration, dt=args.dt, integrator="heun", record=["pc.v"],
-              sampling_rate=1000.0, record_mode="average", seed=0)
+              sampling_rate=1000.0, record_mode="average", seed=0,
+              specialize=args.specialize)
     if stochastic:
         kw["noise"] = {"pc.u": 22.0}
     return kw
@@ -105,7 +109,7 @@ def build_wc(args):
 
 def wc_kwargs(args):
     return dict(duration=args.duration, dt=args.dt, integrator="euler", record=["wc.E"],
-                sampling_rate=1000.0, seed=0)
+                sampling_rate=1000.0, seed=0, specialize=args.specialize)
 
 
 def region_summary(v):
@@ -177,7 +181,8 @@ def main(argv=None):
     # -- compile / load ------------------------------------------------------------------------
     if not args.no_compile:
         child = [f"--duration={args.duration}", f"--dt={args.dt}",
-                 f"--global-coupling={args.global_coupling}", f"--speed={args.speed}"]
+                 f"--global-coupling={args.global_coupling}", f"--speed={args.speed}"] \
+            + (["--specialize"] if args.specialize else [])
         cl = C.compile_and_load(__file__, child, timeout=3600)
         out["compile_load"] = cl
         C.print_compile_load(cl)

@@ -304,12 +304,13 @@ class Network:
         return (f"<Network {self.name!r} | {self.n_regions} regions, {self.weights.nnz} edges, "
                 f"{len(self.groups)} circuit type(s), couplings {self.couplings}>")
 
-    def kernel_spec(self, integrator="heun", parallel="batch"):
+    def kernel_spec(self, integrator="heun", parallel="batch", specialize=False):
         """The :class:`~rate_bridge.compile.KernelSpec` of this network: what its kernel is
-        generated from (structure) and the layout of its arrays (sizes)."""
+        generated from (structure) and the layout of its arrays (sizes); ``specialize``
+        compiles this network's sizes in (see :func:`~rate_bridge.simulate`)."""
         from .compile import KernelSpec
         return KernelSpec([g["flat"] for g in self.groups], self.couplings, integrator,
-                          parallel, [len(g["regions"]) for g in self.groups])
+                          parallel, [len(g["regions"]) for g in self.groups], specialize)
 
     def show_code(self, integrator="heun", parallel="batch"):
         """The generated kernel source for this network (readable Python compiled by numba)."""
