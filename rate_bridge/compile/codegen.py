@@ -656,13 +656,20 @@ def _gen_internal_edges(w, spec, rng):
              for gi, flat in enumerate(spec.flats) for ei, e in enumerate(flat.edges)]
     if not edges:
         return
+    # delayed internal edges are rare: one loop over each group's edges (its sources' buffer
+    # rows in a constant tuple) keeps the compiled code small; the usual copies stay unrolled
     w("if idel:  # some internal delay is set: read the buffers")
-    for gi, ei, q in edges:
-        di, df, iv = (_at(a, "E", gi, ei) for a in ("idi", "idf", "iv"))
-        w(f"    for i in {rng}(R{gi}):")
-        w(f"        rg = {_region(spec, gi)}")
-        w(f"        {iv} = sv[{q}, rg] if {di} == 0 and {df} == 0.0 else "
-          f"_delayed(hist, {q}, rg, {di}, {df}, c, n, tn, L, sv[{q}, rg])")
+    for gi, flat in enumerate(spec.flats):
+        if not flat.edges:
+            continue
+        rows = tuple(spec.q_intra[gi][e.source] for e in flat.edges)
+        w(f"    for ei in range({len(rows)}):")
+        w(f"        q = {rows!r}[ei]")
+        w(f"        for i in {rng}(R{gi}):")
+        w(f"            rg = {_region(spec, gi)}")
+        w(f"            d = e{gi}_0 + ei * R{gi} + i")
+        w("            iv[d] = sv[q, rg] if idi[d] == 0 and idf[d] == 0.0 else "
+          "_delayed(hist, q, rg, idi[d], idf[d], c, n, tn, L, sv[q, rg])")
     w("else:  # the usual case: the source's stage value (a vectorised copy)")
     for gi, ei, q in edges:
         w(f"    for i in {rng}(R{gi}):")
