@@ -343,6 +343,10 @@ def test_speed_and_weights_are_batchable(tvb_connectivity_76):
         rb.simulate(net, params=[{"weights": np.ones((76, 76))}], **run)
     with pytest.raises(ValueError, match="speed.*> 0"):
         rb.simulate(net, params=[{"speed": -1.0}], **run)
+    with pytest.raises(TypeError, match=r"params\['speed'\] must be a number, got bool"):
+        rb.simulate(net, params=[{"speed": True}], **run)
+    with pytest.raises(TypeError, match=r"params\['weights'\] must be a matrix of numbers"):
+        rb.simulate(net, params=[{"weights": "abc"}], **run)
     with pytest.raises(ValueError, match="tract lengths"):
         rb.simulate(rb.Network.from_arrays(W, "jansen_rit", **kw), params=[{"speed": 3.0}],
                     **run)

@@ -150,6 +150,8 @@ def _per_region(value, R, what):
 def _scalar(value, what):
     """A finite float, or an error naming ``what``."""
     try:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError
         value = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number, got {type(value).__name__} "
@@ -277,7 +279,11 @@ def _weights_on_edges(net, value, rows, what):
     """A member's weight matrix as values on the network's connections."""
     import scipy.sparse as sp
     R, W = net.n_regions, net.weights
-    mat = value.toarray() if sp.issparse(value) else np.asarray(value, dtype=float)
+    try:
+        mat = value.toarray() if sp.issparse(value) else np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a matrix of numbers, got {type(value).__name__} "
+                        f"{value!r:.40}") from None
     if mat.shape != (R, R):
         raise ValueError(f"{what} must have shape ({R}, {R}) [target, source], got {mat.shape}")
     if not np.isfinite(mat).all():
