@@ -79,8 +79,8 @@ class KernelSpec:
         # loops ~15 % faster, one compile per network size)
         self.sizes = [int(r) for r in sizes]
         self.specialize = bool(specialize)
-        self.lay, self.totals = self.layout(self.sizes)
         self.lay_pos = self._lay_positions()
+        self.lay, self.totals = self.layout(self.sizes)
         self.integrator, self.parallel = integrator, parallel
         # one index per variable name across groups (record / noise / drive maps)
         self.var_names = []
@@ -120,27 +120,30 @@ class KernelSpec:
         lay : ndarray of uint64
             Per group: R (regions), G (offset in greg), then the flat offset of every row of its
             blocks: ``X + k R`` for each state k, ``P + j R`` for each parameter j, ``E + e R``
-            for each internal edge e; then NR, S and max(E, 1) (totals). Positions are in
+            for each internal edge e; then NR, S and max(E, 1) (totals), at the positions of
             ``lay_pos``. Unsigned, so that the kernel's indices are: numba then drops its
             negative-index wrap-around, and the region loops vectorise.
         totals : dict
             ``n_state``, ``n_par``, ``n_intra``, ``n_regions``, and per-group offsets.
         """
         import numpy as np
-        lay, xo, po, eo, ro = [], 0, 0, 0, 0
+        pos = self.lay_pos
+        lay = np.zeros(len(pos), dtype=np.uint64)
+        xo, po, eo, ro = 0, 0, 0, 0
         offsets = []
-        for flat, R in zip(self.flats, sizes):
-            lay += [R, ro] + [xo + k * R for k in range(len(flat.states))] \
-                + [po + j * R for j in range(len(flat.params))] \
-                + [eo + e * R for e in range(len(flat.edges))]
+        for g, (flat, R) in enumerate(zip(self.flats, sizes)):
+            lay[pos[("R", g)]], lay[pos[("G", g)]] = R, ro
+            for base, rows, start in (("X", flat.states, xo), ("P", flat.params, po),
+                                      ("E", flat.edges, eo)):
+                for k in range(len(rows)):
+                    lay[pos[(base, g, k)]] = start + k * R
             offsets.append(dict(R=R, X=xo, P=po, E=eo, G=ro))
             xo += len(flat.states) * R
             po += len(flat.params) * R
             eo += len(flat.edges) * R
             ro += R
-        lay += [ro, xo, max(eo, 1)]
-        return np.array(lay, dtype=np.uint64), dict(n_state=xo, n_par=po, n_intra=eo,
-                                                     n_regions=ro, groups=offsets)
+        lay[pos["NR"]], lay[pos["S"]], lay[pos["NE"]] = ro, xo, max(eo, 1)
+        return lay, dict(n_state=xo, n_par=po, n_intra=eo, n_regions=ro, groups=offsets)
 
     def _lay_positions(self):
         """Where each size and row offset sits in ``lay`` (structure only)."""
@@ -288,6 +291,11 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
 _GENERATED_DEFS = {"_delayed", "_sources", "_far_block", "_row_dot", "_stage", "_diffusion",
                    "_run_one", "run"}
 _IMPORTS = {"math", "numpy", "llvmlite", "numba", "numba.extending"}
+# ... and what the fixed sources (RNG, branch-free math) define
+_STATIC_DEFS = {n.name for n in ast.parse(RNG_SOURCE + VECMATH_SOURCE).body
+                if isinstance(n, ast.FunctionDef)}
+_STATIC_CONSTS = {t.id for n in ast.parse(RNG_SOURCE).body if isinstance(n, ast.Assign)
+                  for t in n.targets}
 
 
 def _verified(source, spec):
@@ -303,10 +311,6 @@ def _verified(source, spec):
                          f"{getattr(err, 'msg', err)}); an expression is probably nested too "
                          "deeply: split it into intermediate variables",
                          template=spec.flats[0].name) from None
-    static = {n.name for n in ast.parse(RNG_SOURCE + VECMATH_SOURCE).body
-              if isinstance(n, ast.FunctionDef)}
-    consts = {t.id for n in ast.parse(RNG_SOURCE).body if isinstance(n, ast.Assign)
-              for t in n.targets}
     for i, node in enumerate(body):
         if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             ok = node.value.value == ast.literal_eval(_DOCSTRING)
@@ -315,9 +319,9 @@ def _verified(source, spec):
         elif isinstance(node, ast.ImportFrom):
             ok = node.module in _IMPORTS
         elif isinstance(node, ast.FunctionDef):
-            ok = node.name in static | _GENERATED_DEFS
+            ok = node.name in _STATIC_DEFS | _GENERATED_DEFS
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            ok = getattr(node.targets[0], "id", None) in consts
+            ok = getattr(node.targets[0], "id", None) in _STATIC_CONSTS
         else:
             ok = False
         if not ok:
