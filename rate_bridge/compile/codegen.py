@@ -363,11 +363,16 @@ def _describe(w, spec):
 def _coupling_text(spec, ci):
     """``target += G * sum_j w_ij * f(x_j)``, with f re-emitted from its tree."""
     c = spec.couplings[ci]
-    names = {"x_j": "x_j", "x_i": "x_i"}
-    names.update({p: f"cpar[{spec.cpar_index[ci][p]}]" for p in c.params})
-    return (f"{spec.local(c.target)} += G * sum_j w_ij * "
-            f"{to_source(c.expression, names.get, func_render=_FUNC_DEFS)}, "
+    return (f"{spec.local(c.target)} += G * sum_j w_ij * {_coupling_term(spec, ci, 'x_j')}, "
             f"x_j = {spec.local(c.source)}(t - d_ij)")
+
+
+def _coupling_term(spec, ci, x_j, x_i="x_i"):
+    """Coupling ci's function of ``x_j`` (and ``x_i``), its parameters read from ``cpar``."""
+    c = spec.couplings[ci]
+    names = {"x_j": x_j, "x_i": x_i}
+    names.update({p: f"cpar[{spec.cpar_index[ci][p]}]" for p in c.params})
+    return to_source(c.expression, names.get, func_render=_FUNC_DEFS)
 
 
 def _unpack(w, spec):
@@ -449,10 +454,7 @@ def _gen_sources(w, spec, deco, rng):
             w(f"{spec.local(n)} = {_expr(spec, e)}")
         for q, src in wanted.items():
             if q < len(spec.couplings) and spec.couplings[q].pre_transformed:
-                c = spec.couplings[q]
-                names = {"x_j": spec.local(src)}
-                names.update({p: f"cpar[{spec.cpar_index[q][p]}]" for p in c.params})
-                w(f"sv[{q}, rg] = {to_source(c.expression, names.get, func_render=_FUNC_DEFS)}")
+                w(f"sv[{q}, rg] = {_coupling_term(spec, q, spec.local(src))}")
             else:
                 w(f"sv[{q}, rg] = {spec.local(src)}")
         w.dedent()
@@ -615,9 +617,7 @@ def _gen_coupling(w, spec, rng):
         if c.pre_transformed:
             term = "val"
         else:
-            names = {"x_j": "val", "x_i": f"sv[{ci}, r]"}
-            names.update({p: f"cpar[{spec.cpar_index[ci][p]}]" for p in c.params})
-            term = to_source(c.expression, names.get, func_render=_FUNC_DEFS)
+            term = _coupling_term(spec, ci, "val", f"sv[{ci}, r]")
         w(f"for r in {rng}(NR):")
         w.indent()
         w("if fresh or %s:" % ("False" if c.pre_transformed else "True"))
