@@ -144,7 +144,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
                     check_memory=_check_memory)
     # numba compiles (or loads from its cache) here, so that run_seconds is the simulation alone
     t0 = time.perf_counter()
-    entry, key = compiled_entry(spec, "run", args.astuple() + (0, len(o.batch)))
+    entry, key = compiled_entry(spec, args.astuple() + (0, len(o.batch)))
     t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
     interrupted = _run_kernel(entry, args, o.n_threads, o.parallel)
     t_run = time.perf_counter() - t0

@@ -73,8 +73,8 @@ def _read(path):
         return None
 
 
-def compiled_entry(spec, name, args):
-    """The kernel function ``name`` compiled for the types of ``args`` (loaded from numba's
+def compiled_entry(spec, args):
+    """The kernel's entry point ``run`` compiled for the types of ``args`` (loaded from numba's
     cache when there), and the kernel's key.
 
     A cache entry numba cannot read (truncated or corrupt ``.nbi`` / ``.nbc`` files) is
@@ -84,7 +84,7 @@ def compiled_entry(spec, name, args):
     types_ = tuple(numba.typeof(a) for a in args)
     module, _, key = kernel_for(spec)
     try:
-        getattr(module, name).compile(types_)
+        module.run.compile(types_)
     except Exception as err:
         if not _from_numba_cache(err):
             raise
@@ -94,8 +94,8 @@ def compiled_entry(spec, name, args):
                        "file(s), compiling the kernel again")
         _LOADED.pop(spec.text(), None)
         module, _, key = kernel_for(spec)
-        getattr(module, name).compile(types_)
-    return getattr(module, name), key
+        module.run.compile(types_)
+    return module.run, key
 
 
 def _from_numba_cache(err):
