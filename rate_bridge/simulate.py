@@ -146,7 +146,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     t0 = time.perf_counter()
     entry, key = compiled_entry(spec, args.astuple() + (0, len(o.batch)))
     t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
-    interrupted = _run_kernel(entry, args, o.n_threads, o.parallel)
+    interrupted = _run_kernel(entry, args, o.workers, o.n_threads, o.parallel)
     t_run = time.perf_counter() - t0
     logger.info(f"simulated {len(o.batch)} x {net.n_regions} region(s), {o.n_steps} steps in "
                 f"{t_run:.3f} s (kernel ready in {t_kernel:.3f} s)")
@@ -181,7 +181,7 @@ def _check_options(net, duration, dt, integrator, params, seed, noise, inputs, r
     if n_steps // rec_every < 1:
         raise ValueError(f"duration {duration} s holds no sample at {sfreq} Hz")
     n_threads = _n_jobs(n_jobs)
-    parallel = _parallel_mode(parallel, len(batch), net.n_regions, n_jobs)
+    parallel = _parallel_mode(parallel)
     return SimpleNamespace(
         duration=duration, dt=dt, n_steps=n_steps, is_batch=is_batch, batch=batch,
         seeds=_seeds(seed, len(batch)), n_threads=n_threads, parallel=parallel,
@@ -329,7 +329,7 @@ def _check_names(net, spec_dict, what, kinds):
     return names
 
 
-def _parallel_mode(parallel, B, R, n_jobs):
+def _parallel_mode(parallel):
     check_option("parallel", parallel, ("auto", "batch", "regions", "nodes"))
     if parallel == "nodes":
         warn('parallel="nodes" is deprecated: use parallel="regions"', DeprecationWarning)
@@ -409,17 +409,16 @@ def _check_memory(parts):
         needed=needed, available=available)
 
 
-def _run_kernel(entry, kernel_args, n_threads, parallel):
+def _run_kernel(entry, kernel_args, workers, n_threads, parallel):
     """Run the kernel on worker threads and wait in short slices, so that Ctrl-C reaches this
     (main) thread: it then sets ``ctl[0]``, the kernel stops within a step, and True is
     returned (interrupted).
 
-    Batch members are spread over ``n_threads`` threads in blocks (the kernel releases the
-    GIL); with parallel="regions" one thread runs them all and numba's threads split regions.
+    Batch members are spread over ``workers`` threads in blocks (the kernel releases the GIL);
+    with parallel="regions" one worker runs them all and numba's ``n_threads`` split regions.
     """
     args, ctl = kernel_args.astuple(), kernel_args.ctl
     B = kernel_args.x0.shape[0]
-    workers = 1 if parallel == "regions" else max(1, min(n_threads or _max_threads(), B))
     size = max(1, B // (4 * workers))            # several blocks per thread: balance
     blocks = [(b, min(b + size, B)) for b in range(0, B, size)]
     outcome, done, lock = {"left": workers}, threading.Event(), threading.Lock()
