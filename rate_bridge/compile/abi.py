@@ -118,8 +118,8 @@ def pack(spec, net, batch, *, seeds, initial_state, record, inputs, noise, histo
         x0=values["x0"], lay=spec.lay, par=values["par"], cpar=values["cpar"],
         **_edges(net, idel, weights, delays, dt, delay_mode, duration),
         hinit=_history(net, spec, history, values["cpar"]),
-        drv=_drives(net, list(inputs), inputs, n_steps, dt), dvar=index[0],
-        nsig=_noise_amplitudes(noise, list(noise), B, R), nvar=index[1], seeds=seeds,
+        drv=_drives(net, inputs, n_steps, dt), dvar=index[0],
+        nsig=_noise_amplitudes(noise, B, R), nvar=index[1], seeds=seeds,
         rvar=index[2], greg=np.concatenate([g["regions"] for g in net.groups]).astype(np.int64),
         n_steps=n_steps, dt=dt, rec_every=rec_every, rec_avg=rec_avg,
         out=np.full((B, len(record), n_samples, R), np.nan),
@@ -431,8 +431,9 @@ def _history(net, spec, history, cpar):
     return out
 
 
-def _drives(net, names, inputs, n_steps, dt):
-    R = net.n_regions
+def _drives(net, inputs, n_steps, dt):
+    """(D, n_steps, R) drives, one per input named in ``inputs`` (in its order)."""
+    R, names = net.n_regions, list(inputs)
     drv = np.zeros((max(len(names), 1), n_steps if names else 1, R))
     t = None
     for d, name in enumerate(names):
@@ -457,9 +458,10 @@ def _drives(net, names, inputs, n_steps, dt):
     return drv
 
 
-def _noise_amplitudes(noise, names, B, R):
-    nsig = np.zeros((B, len(names), R))
-    for z, name in enumerate(names):
+def _noise_amplitudes(noise, B, R):
+    """(B, Z, R) amplitudes, one per variable named in ``noise`` (in its order)."""
+    nsig = np.zeros((B, len(noise), R))
+    for z, name in enumerate(noise):
         nsig[:, z, :] = _per_region(noise[name], R, f"noise[{name!r}]")
         if (nsig[:, z, :] < 0).any():
             raise ValueError(f"noise amplitude of {name!r} must be >= 0")
