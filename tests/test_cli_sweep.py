@@ -120,3 +120,18 @@ def _readme_pair(duration, dt):
         f2 = f(r[k] + dt * f1, r[k + 1 - lag, 1] if k + 1 >= lag else 0.0)
         r[k + 1] = r[k] + 0.5 * dt * (f1 + f2)
     return r[:n]
+
+
+def test_every_python_block_of_the_readme_runs_in_order(tmp_path, monkeypatch):
+    """The README's Python blocks, run one after the other in one namespace (in a temporary
+    folder: they write files). They use structures the suite compiles anyway."""
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 5
+    namespace = {}
+    for k, block in enumerate(blocks):
+        exec(compile(block, f"README.md python block {k + 1}", "exec"), namespace)
+    assert namespace["res"]["pc.v"].shape == (10000, 76)
+    assert namespace["raw"].get_data().shape == (64, 10000)
+    assert len(namespace["runs"]) == 3 and len(namespace["table"]) == 6
+    assert namespace["pair"].weights[1, 0] == 1.0
