@@ -73,23 +73,24 @@ class KernelArgs:
 
 FIELDS = tuple(f.name for f in fields(KernelArgs))
 MEMBER = frozenset(f.name for f in fields(KernelArgs) if f.metadata["member"])
-# inside the kernel, one member's arrays go by the singular where the name says "plural"
+# inside the kernel's batch loop, member b's view of a member array goes by the field's name
+# (x and seed where the name is plural), the whole batch by <name>_all
 _ONE = {"x0": "x", "seeds": "seed"}
+
+
+def _batch_name(name):
+    return f"{name}_all" if name in MEMBER and name not in _ONE else name
 
 
 def run_signature():
     """Parameters of the generated ``run``: every field, then the member range b0, b1."""
-    return ", ".join(FIELDS) + ", b0, b1"
+    return ", ".join(_batch_name(n) for n in FIELDS) + ", b0, b1"
 
 
-def member_signature():
-    """Parameters of the generated per-member ``_run_one``."""
-    return ", ".join(_ONE.get(n, n) for n in FIELDS)
-
-
-def member_call():
-    """``run``'s arguments to ``_run_one`` for member b (its state ``x`` a copy of x0[b])."""
-    return ", ".join("x" if n == "x0" else (f"{n}[b]" if n in MEMBER else n) for n in FIELDS)
+def member_views():
+    """Lines of ``run``'s batch loop binding member b's views (its state ``x`` a copy)."""
+    return [f"{_ONE.get(n, n)} = {_batch_name(n)}[b]" + (".copy()" if n == "x0" else "")
+            for n in FIELDS if n in MEMBER]
 
 
 def pack(spec, net, batch, *, seeds, initial_state, record, inputs, noise, history, dt,

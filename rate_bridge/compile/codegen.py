@@ -30,6 +30,7 @@ Layout (per batch member ``b``)
 """
 import ast
 import keyword
+import re
 
 from ..model.errors import ModelError
 from ..model.expressions import FUNCTIONS, to_source
@@ -205,9 +206,14 @@ class _Writer:
         self.lines = []
         self.level = 0
 
-    def __call__(self, line=""):
+    @staticmethod
+    def _checked(line):
         if "\n" in line or "\r" in line:    # one line per call: nothing can start a new one
             raise ValueError(f"internal error: line break in generated line {line!r}")
+        return True
+
+    def __call__(self, line=""):
+        self._checked(line)
         self.lines.append("    " * self.level + line if line else "")
 
     def block(self, text):
@@ -216,6 +222,15 @@ class _Writer:
 
     def indent(self):
         self.level += 1
+
+    def mark(self):
+        """Where lines can be inserted later (see :meth:`insert`)."""
+        return len(self.lines), self.level
+
+    def insert(self, mark, lines):
+        """Insert ``lines`` at ``mark``, at its indentation."""
+        at, level = mark
+        self.lines[at:at] = ["    " * level + line for line in lines if self._checked(line)]
 
     def dedent(self):
         self.level -= 1
@@ -231,7 +246,7 @@ def generate(spec):
     # lets LLVM fuse a * b + c into one FMA (one rounding instead of two; ~10 % faster), no
     # reassociation: results stay independent of threads and batch split.
     opts = 'cache=True, nogil=True, error_model="numpy", fastmath={"contract"}'
-    deco = f"@njit({opts}" + (", parallel=True)" if par else ")")
+    deco = f"@njit({_INTERNAL}{opts}" + (", parallel=True)" if par else ")")
     w.block(f'''
 {_DOCSTRING}
 import math
@@ -247,7 +262,7 @@ import numpy as np
     w.block(VECMATH_SOURCE)
     w()
     w.block('''
-@njit(cache=True)
+@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True)
 def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     """Value of delayed quantity q of region r at time (n + c - di - df) * dt.
 
@@ -281,6 +296,7 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     _gen_far_block(w, spec, deco, rng)
     w.block(_ROW_DOT)
     w()
+    _gen_record(w, spec, deco, rng)
     _gen_stage(w, spec, deco, rng)
     _gen_diffusion(w, spec, deco, rng)
     _gen_run(w, spec, deco, rng, par)
@@ -288,8 +304,11 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
 
 
 #: the only top-level definitions a generated module may hold
-_GENERATED_DEFS = {"_delayed", "_sources", "_far_block", "_row_dot", "_stage", "_diffusion",
-                   "_run_one", "run"}
+_GENERATED_DEFS = {"_delayed", "_sources", "_far_block", "_row_dot", "_record", "_stage",
+                   "_diffusion", "run"}
+# Functions called only from the kernel get no Python or C entry wrapper: numba would otherwise
+# generate (and optimise) code unboxing each of their ~25 arguments, ~10 % of the compile.
+_INTERNAL = "no_cpython_wrapper=True, no_cfunc_wrapper=True, "
 _IMPORTS = {"math", "numpy", "llvmlite", "numba", "numba.extending"}
 # ... and what the fixed sources (RNG, branch-free math) define
 _STATIC_DEFS = {n.name for n in ast.parse(RNG_SOURCE + VECMATH_SOURCE).body
@@ -375,21 +394,27 @@ def _coupling_term(spec, ci, x_j, x_i="x_i"):
     return to_source(c.expression, names.get, func_render=_FUNC_DEFS)
 
 
-def _unpack(w, spec):
-    """Sizes and row offsets read from ``lay`` (run-time values, so one compiled kernel serves
-    every network size): R<g> and G<g> per group, NR, and ``x<g>_<k>`` / ``p<g>_<j>`` /
-    ``e<g>_<e>``, the offset of row k of group g's states / parameters / internal edges. A
-    specialised spec writes the same names as constants."""
+def _unpack(w, spec, mark):
+    """Insert at ``mark`` (see :meth:`_Writer.mark`) the sizes and row offsets that the lines
+    written since use, read from ``lay`` (run-time values, so one compiled kernel serves every
+    network size): R<g> and G<g> per group, NR, and ``x<g>_<k>`` / ``p<g>_<j>`` / ``e<g>_<e>``,
+    the offset of row k of group g's states / parameters / internal edges. A specialised spec
+    writes the same names as constants. Unused ones are left out: each read is typed and lowered
+    by numba (~10 ms of compile each)."""
     pos = spec.lay_pos
     value = (lambda p: repr(int(spec.lay[p]))) if spec.specialize else (lambda p: f"lay[{p}]")
+    used = set(re.findall(r"\b[A-Za-z_]\w*\b", "\n".join(w.lines[mark[0]:])))
+    names = {"NR": pos["NR"]}
     for g, flat in enumerate(spec.flats):
-        w(f"R{g}, G{g} = {value(pos[('R', g)])}, {value(pos[('G', g)])}")
+        names.update({f"R{g}": pos[("R", g)], f"G{g}": pos[("G", g)]})
         for base, rows in (("X", flat.states), ("P", flat.params), ("E", flat.edges)):
-            for k0 in range(0, len(rows), 6):         # six to a line
-                ks = range(k0, min(k0 + 6, len(rows)))
-                w(", ".join(f"{base.lower()}{g}_{k}" for k in ks) + " = "
-                  + ", ".join(value(pos[(base, g, k)]) for k in ks))
-    w(f"NR = {value(pos['NR'])}")
+            names.update({f"{base.lower()}{g}_{k}": pos[(base, g, k)] for k in range(len(rows))})
+    wanted = [n for n in names if n in used]
+    lines = []
+    for k0 in range(0, len(wanted), 6):         # six to a line
+        part = wanted[k0:k0 + 6]
+        lines.append(", ".join(part) + " = " + ", ".join(value(names[n]) for n in part))
+    w.insert(mark, lines)
 
 
 def _region(spec, g):
@@ -438,7 +463,7 @@ def _gen_sources(w, spec, deco, rng):
     w(deco)
     w("def _sources(x, lay, par, cpar, greg, sv):")
     w.indent()
-    _unpack(w, spec)
+    mark = w.mark()
     for gi, flat in enumerate(spec.flats):
         wanted = {ci: c.source for ci, c in enumerate(spec.couplings)
                   if c.source in flat.variables}
@@ -458,6 +483,9 @@ def _gen_sources(w, spec, deco, rng):
             else:
                 w(f"sv[{q}, rg] = {spec.local(src)}")
         w.dedent()
+    if len(w.lines) == mark[0]:
+        w("pass    # nothing is buffered")
+    _unpack(w, spec, mark)
     w.dedent()
     w()
 
@@ -468,7 +496,8 @@ def _linear_couplings(spec):
 
 
 _ROW_DOT = '''
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True, nogil=True,
+      fastmath={"reassoc", "contract"})
 def _row_dot(w, v):
     # reassociation lets LLVM vectorise the sum (several partial sums): same order whatever
     # the threads or batch split, not the order of a plain loop
@@ -531,9 +560,9 @@ _STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cs, hist, sv, iv
 
 
 #: schemes calling the stage at most this often get it inlined into the time loop: a call
-#: passes ~25 arrays (one JR circuit: 15.5 -> 9.5 ms per 10 s), but every copy is compiled
-#: anew (JR76 Heun +10 % compile time; rk4's four copies would cost more than they save)
-INLINE_STAGE_CALLS = 2
+#: passes ~25 arrays (one JR circuit, Euler: 15.5 -> 9.5 ms per 10 s), but every copy is
+#: compiled anew (JR76 Heun: a second copy costs 1.3 s of compile for ~5 % of run time)
+INLINE_STAGE_CALLS = 1
 
 
 def _gen_stage(w, spec, deco, rng):
@@ -544,7 +573,7 @@ def _gen_stage(w, spec, deco, rng):
     w(f"def _stage({_STAGE_ARGS}):")
     w.indent()
     w(f"{_COUPLING_ARRAYS} = cs")
-    _unpack(w, spec)
+    mark = w.mark()
     w("if c > 0.0:  # at c == 0, sv already holds the sources of x (computed after the last step)")
     w("    _sources(x, lay, par, cpar, greg, sv)")
     _gen_coupling(w, spec, rng)
@@ -556,7 +585,8 @@ def _gen_stage(w, spec, deco, rng):
         w(f"rg = {_region(spec, gi)}")
         wanted = set(flat.states) | {sym for s in flat.states for sym in flat.rhs[s].symbols}
         assigns, need = _closure(flat, wanted)
-        _loads(w, spec, gi, set(flat.states) | set(flat.params))
+        need |= {e.weight for e in flat.edges if e.target in need and e.weight}
+        _loads(w, spec, gi, need)
         for inp in flat.inputs:
             if inp in need:
                 w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
@@ -567,11 +597,24 @@ def _gen_stage(w, spec, deco, rng):
             rhs = _expr(spec, flat.rhs[s])
             w(f"{_at('dx', 'X', gi, k)} = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
         w.dedent()
-    # recording (first stage only: the state at t_n): one loop per group computing every
-    # variable once, storing those recorded (rs<k> >= 0). One loop instead of one per variable
-    # halves the kernel's compile time; it runs once per sample (decimate) or per step (average)
-    w("if rec_on and c == 0.0:")
+    w("if rec_on and c == 0.0:  # the state at t_n, with its stage-0 inputs")
+    w("    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rslot)")
+    _unpack(w, spec, mark)
+    w.dedent()
+    w()
+
+
+def _gen_record(w, spec, deco, rng):
+    """_record: add the recorded variables at t_n to ``acc`` (called by the first stage).
+
+    One loop per group computes every variable once and stores those recorded (rs<k> >= 0). A
+    function of its own, called once per step: inlined into each stage copy, it was a third of
+    the kernel's compile time.
+    """
+    w(deco)
+    w("def _record(x, lay, par, greg, iv, cin, ext, sv, acc, rslot):")
     w.indent()
+    mark = w.mark()
     for gi, flat in enumerate(spec.flats):
         slots = {v: f"rs{spec.var_index[v]}" for v in flat.variables}
         for v, slot in slots.items():
@@ -593,7 +636,7 @@ def _gen_stage(w, spec, deco, rng):
             w(f"if {slot} >= 0:")
             w(f"    acc[{slot}, rg] += {spec.local(v)}")
         w.dedent()
-    w.dedent()
+    _unpack(w, spec, mark)
     w.dedent()
     w()
 
@@ -685,7 +728,7 @@ def _gen_diffusion(w, spec, deco, rng):
     w(deco)
     w("def _diffusion(x, lay, par, greg, nvar, dw, gdw):")
     w.indent()
-    _unpack(w, spec)
+    mark = w.mark()
     w("for j in range(gdw.shape[0]):")
     w("    gdw[j] = 0.0")
     w("for z in range(nvar.shape[0]):")
@@ -708,12 +751,13 @@ def _gen_diffusion(w, spec, deco, rng):
             w.dedent()
     w("pass")
     w.dedent()
+    _unpack(w, spec, mark)
     w.dedent()
     w()
 
 
 def _gen_run(w, spec, deco, rng, par):
-    """_run_one (the time loop of one batch member) and the entry point run (members b0..b1).
+    """The entry point ``run``: the time loop of each batch member b0 <= b < b1.
 
     ``status[b]`` says how member b ended: ``status[b, 0]`` is -1 (completed), the step at which
     a state became NaN/inf (> 0; ``status[b, 1]`` its index in x) or -2 (stopped because
@@ -739,9 +783,19 @@ def _gen_run(w, spec, deco, rng, par):
     far_call = (f"    if n % {FAR_BLOCK - 1} == 0:  # far-edge sums for the next block\n"
                 "        _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far)\n"
                 if _linear_couplings(spec) else "")
-    w(deco)
-    w(f"def _run_one({abi.member_signature()}):")
+    # one entry point: batch members b0 .. b1 - 1, one after the other. simulate() spreads
+    # blocks of members over Python threads (the kernel releases the GIL), so a member's result
+    # never depends on the split. The member loop is run's own (a separate per-member function
+    # would be optimised and compiled to machine code twice: alone, then inside run)
+    w(deco.replace(_INTERNAL, ""))
+    w(f"def run({abi.run_signature()}):")
+    w('    """Simulate batch members b0 <= b < b1 (states x0[b], parameters par_all[b], ...) '
+      'into out_all[b]."""')
+    w("    for b in range(b0, b1):")
     w.indent()
+    w.indent()
+    for line in abi.member_views():
+        w(line)
     w.block(f'''
 S = int(lay[{spec.lay_pos["S"]}])
 NR = int(lay[{spec.lay_pos["NR"]}])
@@ -790,11 +844,11 @@ for q in range({Q}):
 n_samples = out.shape[1]
 cs = ({_COUPLING_ARRAYS})
 tn, phase, sample = 0, 0, 0     # n % L, n % rec_every, n // rec_every: counters, no divisions
+status[0], status[2] = -1, n_steps     # unless stopped or diverged below
 for n in range(n_steps):
     if ctl[0] != 0:    # asked to stop (Ctrl-C): one load per step, no measurable cost
-        status[0] = -2
-        status[2] = n
-        return
+        status[0], status[2] = -2, n
+        break
 {far_call}    # drives and input noise reach inputs through ext, held over the step
     for z in range(NZ):
         for r in range(NR):
@@ -825,12 +879,11 @@ if rec_on and (not rec_avg or phase == rec_every - 1):
             out[k, sample, r] = acc[k, r] * scale
             acc[k, r] = 0.0
 if _n_nonfinite(x, S) > 0:
-    for j in range(S):
-        if not math.isfinite(x[j]):
-            status[0] = n + 1
-            status[1] = j
-            status[2] = n + 1
-            return
+    j = 0
+    while math.isfinite(x[j]):
+        j += 1
+    status[0], status[1], status[2] = n + 1, j, n + 1
+    break
 _sources(x, lay, par, cpar, greg, sv)
 tn1 = tn + 1 if tn + 1 < L else 0
 for q in range({Q} if idel else {NC}):   # internal sources only when delayed
@@ -844,19 +897,6 @@ if phase == rec_every:
     sample += 1
 ''')
     w.dedent()
-    w("status[0] = -1")
-    w("status[2] = n_steps")
     w.dedent()
-    w()
-    # one entry point: batch members b0 .. b1 - 1, one after the other. simulate() spreads
-    # blocks of members over Python threads (the kernel releases the GIL): no second,
-    # prange-parallel entry point to compile, and a member's result never depends on the split
-    w(deco.replace(", parallel=True)", ")"))
-    w(f"def run({abi.run_signature()}):")
-    w('    """Simulate batch members b0 <= b < b1 (states x0[b], parameters par[b], ...) into'
-      ' out[b]."""')
-    w("    for b in range(b0, b1):")
-    w("        x = x0[b].copy()")
-    w(f"        _run_one({abi.member_call()})")
-    w("    return status")
+    w.dedent()
     w()
