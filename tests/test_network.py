@@ -366,3 +366,19 @@ def test_a_specialised_kernel_gives_the_same_numbers(leaky_network):
     assert special.provenance["kernel"] != shared.provenance["kernel"]
     with pytest.raises(TypeError, match="specialize"):
         rb.simulate(net, specialize="yes", **kw)
+
+
+def test_a_coupling_of_differences_is_weighted_as_a_whole(leaky_network):
+    """``w_ij * (x_j - x_i)``, not ``w_ij * x_j - x_i``: the coupling function's text is
+    multiplied by the weight as one term (generated source checked; no kernel compiled here,
+    the Hopf network test of the zoo runs it against TVB)."""
+    import ast
+
+    from rate_bridge.compile.codegen import generate
+    net = leaky_network(np.ones((3, 3)), coupling_function="difference")
+    tree = ast.parse(generate(net.kernel_spec("euler", "batch", False)))
+    products = [n for n in ast.walk(tree) if isinstance(n, ast.BinOp)
+                and isinstance(n.op, ast.Mult) and ast.unparse(n.left) == "cw[e]"]
+    assert products and all(ast.unparse(p.right).startswith("val - sv[0,") or
+                            ast.unparse(p.right) == "val" for p in products)
+    assert any(ast.unparse(p.right) == "val - sv[0, r]" for p in products)

@@ -387,11 +387,12 @@ def _coupling_text(spec, ci):
 
 
 def _coupling_term(spec, ci, x_j, x_i="x_i"):
-    """Coupling ci's function of ``x_j`` (and ``x_i``), its parameters read from ``cpar``."""
+    """Coupling ci's function of ``x_j`` (and ``x_i``), its parameters read from ``cpar``;
+    parenthesised, since it is multiplied by the edge weight (``w * (x_j - x_i)``)."""
     c = spec.couplings[ci]
     names = {"x_j": x_j, "x_i": x_i}
     names.update({p: f"cpar[{spec.cpar_index[ci][p]}]" for p in c.params})
-    return to_source(c.expression, names.get, func_render=_FUNC_DEFS)
+    return f"({to_source(c.expression, names.get, func_render=_FUNC_DEFS)})"
 
 
 def _unpack(w, spec, mark):
@@ -513,10 +514,9 @@ def _gen_far_block(w, spec, deco, rng):
     if not _linear_couplings(spec):
         return
     w(deco)
-    w("def _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far):")
+    w("def _far_block(tn, hf, cptr, cfar, coff, cw, cwhole, far):")
     w.indent()
     w("NR = cptr.shape[1] - 1")
-    w("hf = hist.reshape(hist.size)")
     for ci in _linear_couplings(spec):
         w(f"if cwhole[{ci}]:")
         w.indent()
@@ -555,8 +555,8 @@ def _input_terms(spec, gi, inp):
 # The coupling arrays travel as one tuple: CPython compiles a call with more than 30 arguments
 # to a star-args call, which numba runs ~140 ns slower (measured per stage call).
 _COUPLING_ARRAYS = "cptr, csplit, cfar, cidx, coff, cw, cdi, cdf, cwhole, cdense_on, cdense, far"
-_STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cs, hist, sv, iv, cin, cdel, "
-               "cpos, ext, greg, dx, rec_on, acc, rslot")
+_STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cs, hist, hf, sv, iv, cin, cdel, "
+               "cpos, ext, greg, dx, rec_on, acc, rvar")
 
 
 #: schemes calling the stage at most this often get it inlined into the time loop: a call
@@ -598,7 +598,7 @@ def _gen_stage(w, spec, deco, rng):
             w(f"{_at('dx', 'X', gi, k)} = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
         w.dedent()
     w("if rec_on and c == 0.0:  # the state at t_n, with its stage-0 inputs")
-    w("    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rslot)")
+    w("    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)")
     _unpack(w, spec, mark)
     w.dedent()
     w()
@@ -607,18 +607,16 @@ def _gen_stage(w, spec, deco, rng):
 def _gen_record(w, spec, deco, rng):
     """_record: add the recorded variables at t_n to ``acc`` (called by the first stage).
 
-    One loop per group computes every variable once and stores those recorded (rs<k> >= 0). A
-    function of its own, called once per step: inlined into each stage copy, it was a third of
-    the kernel's compile time.
+    One loop per group computes every variable of a region once, into a tuple; row k of
+    ``acc`` takes the variable ``rvar[k]`` (through ``loc``, its place in the group's tuple,
+    when the groups differ). A function of its own, called once per step: inlined into each
+    stage copy it cost a third of the compile, and one store per variable another second.
     """
     w(deco)
-    w("def _record(x, lay, par, greg, iv, cin, ext, sv, acc, rslot):")
+    w("def _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar):")
     w.indent()
     mark = w.mark()
     for gi, flat in enumerate(spec.flats):
-        slots = {v: f"rs{spec.var_index[v]}" for v in flat.variables}
-        for v, slot in slots.items():
-            w(f"{slot} = rslot[{spec.var_index[v]}]")
         w(f"for i in {rng}(R{gi}):")
         w.indent()
         w(f"rg = {_region(spec, gi)}")
@@ -632,13 +630,31 @@ def _gen_record(w, spec, deco, rng):
                 w(f"{spec.local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
             else:
                 w(f"{spec.local(n_)} = {_expr(spec, e)}")
-        for v, slot in slots.items():
-            w(f"if {slot} >= 0:")
-            w(f"    acc[{slot}, rg] += {spec.local(v)}")
+        # a float tuple, so that one indexed read serves every recorded variable (an equation
+        # may give a bool or int: states, parameters and inputs are floats already)
+        floats = set(flat.states) | set(flat.params)
+        w("vals = (" + ", ".join(spec.local(v) + ("" if v in floats else " + 0.0")
+                                 for v in flat.variables) + ",)")
+        w("for k in range(rvar.shape[0]):")
+        if flat.variables == spec.var_names:
+            w("    acc[k, rg] += vals[rvar[k]]")
+        else:
+            loc = tuple(flat.variables.index(v) if v in flat.variables else -1
+                        for v in spec.var_names)
+            w(f"    j = {loc!r}[rvar[k]]")
+            w("    if j >= 0:")
+            w("        acc[k, rg] += vals[j]")
         w.dedent()
     _unpack(w, spec, mark)
     w.dedent()
     w()
+
+
+def _int(value):
+    """An int64 argument of a kernel function. numba compiles a function once more for each
+    literal (``0``) or integer type (uint64 region indices) it is called with: one kernel
+    compiled _stage twice and _delayed six times before its calls passed int64 only."""
+    return f"np.int64({value})"
 
 
 def _gen_coupling(w, spec, rng):
@@ -651,7 +667,6 @@ def _gen_coupling(w, spec, rng):
     w("fresh = cpos[0] != n + c")
     w("ic = int(c)")
     w("whole = c == ic        # a whole-step stage reads stored samples only")
-    w("hf = hist.reshape(hist.size)")
     w("base = tn + ic")
     w(f"jb = n % {FAR_BLOCK - 1} + ic      # this stage time in the far-edge block")
     for ci, c in enumerate(spec.couplings):
@@ -674,7 +689,7 @@ def _gen_coupling(w, spec, rng):
         w(f"            acc_d += cw[e] * {term}")
         w("    else:")
         w(f"        for e in range(csplit[{ci}, r], cptr[{ci}, r + 1]):")
-        w(f"            val = _delayed(hist, {ci}, cidx[e], cdi[e], cdf[e], c, n, tn, L, 0.0)")
+        w(f"            val = _delayed(hist, {_int(ci)}, cidx[e], cdi[e], cdf[e], c, n, tn, L, 0.0)")
         w(f"            acc_d += cw[e] * {term}")
         w(f"    cdel[{ci}, r] = acc_d")
         w("acc_i = 0.0")
@@ -690,7 +705,8 @@ def _gen_coupling(w, spec, rng):
         w("else:  # shorter than a step: interpolated towards the stage value")
         w(f"    for e in range(cptr[{ci}, r], csplit[{ci}, r]):")
         w("        s = cidx[e]")
-        w(f"        val = _delayed(hist, {ci}, s, 0, cdf[e], c, n, tn, L, sv[{ci}, s])")
+        w(f"        val = _delayed(hist, {_int(ci)}, s, {_int(0)}, cdf[e], c, n, tn, L, "
+          f"sv[{ci}, s])")
         w(f"        acc_i += cw[e] * {term}")
         w(f"cin[{ci}, r] = Gc{ci} * (cdel[{ci}, r] + acc_i)")
         w.dedent()
@@ -716,7 +732,7 @@ def _gen_internal_edges(w, spec, rng):
         w(f"            rg = {_region(spec, gi)}")
         w(f"            d = e{gi}_0 + ei * R{gi} + i")
         w("            iv[d] = sv[q, rg] if idi[d] == 0 and idf[d] == 0.0 else "
-          "_delayed(hist, q, rg, idi[d], idf[d], c, n, tn, L, sv[q, rg])")
+          f"_delayed(hist, q, {_int('rg')}, idi[d], idf[d], c, n, tn, L, sv[q, rg])")
     w("else:  # the usual case: the source's stage value (a vectorised copy)")
     for gi, ei, q in edges:
         w(f"    for i in {rng}(R{gi}):")
@@ -780,14 +796,17 @@ def _gen_run(w, spec, deco, rng, par):
             line = f"{head}_diffusion({xs}, lay, par, greg, nvar, dw, {out})"
         lines.append(line)
     Q, NC, C = spec.n_q, len(spec.couplings), max(len(spec.couplings), 1)
+    # the scheme's stage outputs and intermediate state (k1.., xt, g1..), and nothing else
+    used = set(re.findall(r"\b(k\d|xt|g\d)\b", step))
+    scratch = "".join(f"{a} = np.empty(S)\n" for a in sorted(used))
     far_call = (f"    if n % {FAR_BLOCK - 1} == 0:  # far-edge sums for the next block\n"
-                "        _far_block(tn, hist, cptr, cfar, coff, cw, cwhole, far)\n"
+                "        _far_block(tn, hf, cptr, cfar, coff, cw, cwhole, far)\n"
                 if _linear_couplings(spec) else "")
     # one entry point: batch members b0 .. b1 - 1, one after the other. simulate() spreads
     # blocks of members over Python threads (the kernel releases the GIL), so a member's result
     # never depends on the split. The member loop is run's own (a separate per-member function
     # would be optimised and compiled to machine code twice: alone, then inside run)
-    w(deco.replace(_INTERNAL, ""))
+    w(deco.replace(_INTERNAL, "no_cfunc_wrapper=True, "))   # called from Python only
     w(f"def run({abi.run_signature()}):")
     w('    """Simulate batch members b0 <= b < b1 (states x0[b], parameters par_all[b], ...) '
       'into out_all[b]."""')
@@ -802,30 +821,22 @@ NR = int(lay[{spec.lay_pos["NR"]}])
 NZ = nsig.shape[0]
 sv = np.zeros(({Q}, NR))
 hist = np.empty(({Q}, NR, 2 * L))
+hf = hist.reshape(hist.size)      # flat view: delayed edges read at offsets coff[e] + t
 iv = np.empty(int(lay[{spec.lay_pos["NE"]}]))
-idel = False                       # any circuit-internal delay set (then buffered too)
+n_idel = 0
 for e in range(idi.shape[0]):
-    if idi[e] > 0 or idf[e] > 0.0:
-        idel = True
+    n_idel += idi[e] > 0 or idf[e] > 0.0
+idel = n_idel > 0     # any circuit-internal delay set (then buffered too); not a literal
 cin = np.zeros(({C}, NR))
 cdel = np.zeros(({C}, NR))
 far = np.zeros(({C}, NR, {FAR_BLOCK}))
-cpos = np.full(1, -1.0)
+cpos = np.empty(1)
+cpos[0] = -1.0
 ND = dvar.shape[0]
 ext = np.zeros(({len(spec.var_names)}, NR))
-rslot = np.full({len(spec.var_names)}, -1)     # variable -> its row in out (-1: not recorded)
-for k in range(rvar.shape[0]):
-    rslot[rvar[k]] = k
 dw = np.zeros((max(NZ, 1), NR))
 acc = np.zeros((out.shape[0], NR))
-k1 = np.empty(S)
-k2 = np.empty(S)
-k3 = np.empty(S)
-k4 = np.empty(S)
-xt = np.empty(S)
-g1 = np.zeros(S)
-g2 = np.zeros(S)
-sqdt = math.sqrt(dt)
+{scratch}sqdt = math.sqrt(dt)
 keys = np.empty((max(NZ, 1), NR), dtype=np.uint64)
 for z in range(NZ):
     for r in range(NR):
@@ -843,7 +854,7 @@ for q in range({Q}):
             hist[q, r, j + L] = hist[q, r, j]
 n_samples = out.shape[1]
 cs = ({_COUPLING_ARRAYS})
-tn, phase, sample = 0, 0, 0     # n % L, n % rec_every, n // rec_every: counters, no divisions
+tn, phase, sample = {_int(0)}, 0, 0   # n % L, n % rec_every, n // rec_every: no divisions
 status[0], status[2] = -1, n_steps     # unless stopped or diverged below
 for n in range(n_steps):
     if ctl[0] != 0:    # asked to stop (Ctrl-C): one load per step, no measurable cost
