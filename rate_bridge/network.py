@@ -413,10 +413,10 @@ def _couplings(coupling, function, params, G, circuits, has_edges):
     """The couplings as given, else the one the circuits declare (only where edges exist: a
     network without edges has nothing to couple)."""
     if coupling is None:
-        declared = _declared_coupling(circuits) if has_edges else None
-        if declared is None:
+        declared = _declared_couplings(circuits) if has_edges else []
+        if not declared:
             return []
-        coupling = (declared["source"], declared["target"])
+        coupling = [(d["source"], d["target"]) for d in declared]
     if isinstance(coupling, (Coupling, tuple)):
         coupling = [coupling]
     out = []
@@ -433,13 +433,13 @@ def _couplings(coupling, function, params, G, circuits, has_edges):
 
 
 def _declarations(circuits):
-    """``[(circuit name, declared coupling or None)]`` over the distinct circuits."""
+    """``[(circuit name, declared couplings)]`` over the distinct circuits."""
     unique = {id(c): c for c in circuits}.values()
-    return [(c.name, c.coupling) for c in unique]
+    return [(c.name, c.couplings) for c in unique]
 
 
-def _declared_coupling(circuits):
-    """The coupling every circuit declares (None if none does); refused if they differ."""
+def _declared_couplings(circuits):
+    """The couplings every circuit declares (empty if none does); refused if they differ."""
     found = _declarations(circuits)
     if len({repr(d) for _, d in found}) > 1:
         raise ValueError(f"coupling=None, but the regions' circuits declare different couplings "
@@ -449,8 +449,8 @@ def _declared_coupling(circuits):
 
 def _declared_function(circuits, source, params):
     """(function, params) for a pair leaving ``source``: the declared ones, else linear."""
-    found = [(name, d) for name, d in _declarations(circuits)
-             if d is not None and d["source"] == source]
+    found = [(name, d) for name, ds in _declarations(circuits) for d in ds
+             if d["source"] == source]
     if not found:
         return "linear", params
     if len({repr((d["function"], d["params"])) for _, d in found}) > 1:
@@ -463,8 +463,10 @@ def _declared_function(circuits, source, params):
 
 
 def _listing(declarations):
-    return "; ".join(f"{name}: " + (f"{d['source']} -> {d['target']} {d['function']}"
-                                    if d else "none") for name, d in declarations)
+    def one(ds):
+        ds = ds if isinstance(ds, list) else [ds]
+        return ", ".join(f"{d['source']} -> {d['target']} {d['function']}" for d in ds) or "none"
+    return "; ".join(f"{name}: {one(ds)}" for name, ds in declarations)
 
 
 def _check_matrix(mat, what, allow_negative):

@@ -131,7 +131,9 @@ bare:
      "coupling.params", "'r' must be a finite number"),
     ("  coupling: {source: n.x, target: n.I, function: 'a * x_j'}", "coupling.params",
      r"needs values for \['a'\]"),
-    ("  coupling: [n.x, n.I]", "coupling", "must be a mapping"),
+    ("  coupling: [n.x, n.I]", "coupling[0]", "must be a mapping"),
+    ("  coupling: [{source: n.x, target: n.I}, {source: n.x, target: n.I}]",
+     "coupling[1].target", "two declared couplings drive the input 'n.I'"),
     ("  observables: {eeg: {signal: n.x}}", "observables.eeg", "unknown observable 'eeg'"),
     ("  observables: {eeg_meg: {signal: n.x, unit: mV}}", "observables.eeg_meg.moment_scale",
      "missing field"),
@@ -433,3 +435,21 @@ def test_no_module_of_the_package_imports_itself_back_at_import_time():
         assert upper in _imports("rate_bridge.adapters.connectome")
     # the search finds a cycle where there is one
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_a_template_may_declare_several_couplings(write_yaml):
+    """Regions coupled through two variables (e.g. both coordinates of an oscillator): a
+    network built with coupling=None gets both, each with its declared function."""
+    text = LEAKY.replace('"d/dt * x = (-x + I) / tau"',
+                         '"d/dt * x = (-x + I) / tau", "d/dt * z = (-z + J) / tau"')
+    text = text.replace("    I: input\n", "    I: input\n    J: input\n    z: {kind: state}\n")
+    text += ("two:\n  base: leaky\n  coupling:\n"
+             "    - {source: n.x, target: n.I, function: difference}\n"
+             "    - {source: n.z, target: n.J}\n")
+    circuit = rb.load_template(f"{write_yaml(text)}:two")
+    assert [c["target"] for c in circuit.couplings] == ["n.I", "n.J"]
+    assert circuit.coupling is circuit.couplings[0]
+    assert "coupling n.z -> n.J: linear" in circuit.describe()
+    net = rb.Network.from_arrays(np.ones((2, 2)), circuit)
+    assert [(c.source, c.target, c.name) for c in net.couplings] == [
+        ("n.x", "n.I", "difference"), ("n.z", "n.J", "linear")]

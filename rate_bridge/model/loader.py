@@ -31,8 +31,9 @@ of it (checked by :class:`~rate_bridge.model.Circuit`)::
         eeg_meg: {signal: pc.v, unit: mV, moment_scale: 1.0e-8, reference: ...}
         bold: {signal: pc.v, reference: ...}
 
-Through ``base:``, ``coupling`` is replaced as a whole, ``observables`` kind by kind
-(``coupling: null`` removes the base's).
+``coupling`` may also be a list of such mappings, when regions couple through several variables
+(one coupling per target input). Through ``base:``, ``coupling`` is replaced as a whole,
+``observables`` kind by kind (``coupling: null`` removes the base's).
 
 A reference is ``name`` (same file first, then the shipped library), ``file_stem:name`` for a
 library file, or ``path/to/file.yaml:name``. Template files are untrusted: a reference inside a

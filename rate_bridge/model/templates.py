@@ -432,12 +432,13 @@ class Circuit:
         Nodes by label. A sub-circuit's nodes are inlined as ``"<label>/<node>"``.
     edges : list of Edge
     description, reference, file : str
-    coupling : dict | None
+    coupling : dict | list of dict | None
         The coupling the circuit is meant to be networked with, used by
         :meth:`~rate_bridge.Network.from_connectome` when no coupling is given:
         ``{"source": "node.variable", "target": "node.input", "function": name or expression
         in x_j, x_i (default "linear"), "params": {...}, "reference": text}`` (see
-        :mod:`~rate_bridge.model.coupling`).
+        :mod:`~rate_bridge.model.coupling`), or a list of them when regions couple through
+        several variables (e.g. both coordinates of an oscillator).
     observables : dict | None
         What measurements see of the circuit, by kind (:data:`OBSERVABLES`):
         ``{"eeg_meg": {"signal": ..., "unit": ..., "moment_scale": A·m per unit, "reference":
@@ -448,9 +449,10 @@ class Circuit:
 
     Notes
     -----
-    Qualified names are ``"node.variable"``: ``circuit.parameters["pc.u"]``. ``coupling`` and
-    ``observables`` are checked against the circuit's variables and stored as plain dicts
-    (attributes of the same names); a sub-circuit's own declarations are not inherited.
+    Qualified names are ``"node.variable"``: ``circuit.parameters["pc.u"]``. Couplings and
+    observables are checked against the circuit's variables and stored as plain dicts: the
+    list ``couplings`` (``coupling`` is its first entry, or None) and ``observables``; a
+    sub-circuit's own declarations are not inherited.
     """
 
     def __init__(self, name, nodes, edges=(), *, description="", reference="", file=None,
@@ -484,9 +486,18 @@ class Circuit:
                                  **self._ctx(field=f"edges[{i}]"))
         self.edges.extend(copy.deepcopy(list(edges)))
         self._dedupe_edge_names()
-        self.coupling = _check_coupling(self, coupling)
+        self.couplings = _check_couplings(self, coupling)
         self.observables = _check_observables(self, observables)
         self.validate()
+
+    @property
+    def coupling(self):
+        """The first declared coupling (a dict), or None; all of them: :attr:`couplings`."""
+        return self.couplings[0] if self.couplings else None
+
+    @coupling.setter
+    def coupling(self, spec):
+        self.couplings = [] if spec is None else [spec]
 
     def _dedupe_edge_names(self):
         seen = {}
@@ -541,9 +552,9 @@ class Circuit:
         """
         self._check_names()
         # declarations changed by hand are checked again, as names are
-        coupling = _check_coupling(self, self.coupling)
+        couplings = _check_couplings(self, self.couplings)
         _check_observables(self, self.observables)
-        used = set(extra_sources) | ({coupling["source"]} if coupling else set())
+        used = set(extra_sources) | {c["source"] for c in couplings}
         for i, edge in enumerate(self.edges):
             _, _, src = self.resolve(edge.source, field=f"edges[{i}].source")
             _, _, tgt = self.resolve(edge.target, field=f"edges[{i}].target")
@@ -715,26 +726,41 @@ OBSERVABLES = {
 }
 
 
-def _check_coupling(circuit, spec):
-    """The natural coupling ``circuit`` declares, checked, as a plain dict (or None)."""
+def _check_couplings(circuit, spec):
+    """The natural couplings ``circuit`` declares (a declaration or a list of them), checked,
+    as a list of plain dicts (empty if none)."""
     if spec is None:
-        return None
+        return []
+    if not isinstance(spec, (list, tuple)):
+        return [_check_coupling(circuit, spec, "coupling")]
+    out = [_check_coupling(circuit, s, f"coupling[{i}]") for i, s in enumerate(spec)]
+    targets = [c["target"] for c in out]
+    for i, t in enumerate(targets):
+        if t in targets[:i]:
+            raise ModelError(f"two declared couplings drive the input {t!r}; one coupling per "
+                             "input (a function may combine several terms)",
+                             **circuit._ctx(field=f"coupling[{i}].target"))
+    return out
+
+
+def _check_coupling(circuit, spec, field):
+    """One declared coupling, checked, as a plain dict."""
     fields = ("source", "target", "function", "params", "reference")
-    spec = _declaration(circuit, spec, "coupling", ("source", "target"), fields[2:])
+    spec = _declaration(circuit, spec, field, ("source", "target"), fields[2:])
     for end in ("source", "target"):
-        _, _, var = circuit.resolve(spec[end], field=f"coupling.{end}")
+        _, _, var = circuit.resolve(spec[end], field=f"{field}.{end}")
         wrong = var.kind == "parameter" if end == "source" else var.kind != "input"
         if wrong:
             raise ModelError(f"coupling {end} {spec[end]!r} is a {var.kind}; a coupling carries a "
                              f"state, output or variable of the source region into an input of "
-                             f"the target region", **circuit._ctx(field=f"coupling.{end}"))
+                             f"the target region", **circuit._ctx(field=f"{field}.{end}"))
     function = spec.get("function", "linear")
     _, expression, params = parse_coupling(function, spec.get("params"),
-                                           **circuit._ctx(field="coupling.function"))
+                                           **circuit._ctx(field=f"{field}.function"))
     return {"source": spec["source"], "target": spec["target"],
             "function": function if function in COUPLING_FUNCTIONS else expression.text,
             "params": params, "reference": _text(spec.get("reference"), "coupling reference",
-                                                 **circuit._ctx(field="coupling.reference"))}
+                                                 **circuit._ctx(field=f"{field}.reference"))}
 
 
 def _check_observables(circuit, spec):
@@ -798,8 +824,7 @@ def _declaration(circuit, entry, field, required, optional):
 def _describe_declarations(circuit):
     """Lines of :meth:`Circuit.describe` for the declared coupling and observables."""
     lines = []
-    if circuit.coupling:
-        c = circuit.coupling
+    for c in circuit.couplings:
         params = ", ".join(f"{k}={v:g}" for k, v in c["params"].items())
         lines.append(f"  coupling {c['source']} -> {c['target']}: {c['function']}"
                      + (f" ({params})" if params else ""))
