@@ -382,3 +382,17 @@ def test_a_coupling_of_differences_is_weighted_as_a_whole(leaky_network):
     assert products and all(ast.unparse(p.right).startswith("val - sv[0,") or
                             ast.unparse(p.right) == "val" for p in products)
     assert any(ast.unparse(p.right) == "val - sv[0, r]" for p in products)
+
+
+def test_a_time_unit_scales_the_whole_right_hand_side():
+    """``time_unit: ms`` multiplies the whole vector field by 1000: ``1000 * (1 - x)``, not
+    ``1000 * 1 - x`` (generated source checked; no kernel compiled)."""
+    import ast
+
+    from rate_bridge.compile.codegen import generate
+    op = Operator("relax", ["d/dt * x = 1 - x"], {"x": Variable("state")}, time_unit="ms")
+    net = rb.Network.from_arrays(np.zeros((1, 1)), Circuit("c", {"n": Node("n", [op])}))
+    tree = ast.parse(generate(net.kernel_spec("euler", "batch", False)))
+    stores = [ast.unparse(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
+              and ast.unparse(n.targets[0]).startswith("dx[")]
+    assert stores == ["1000.0 * (1.0 - v_n__x)"]

@@ -595,7 +595,7 @@ def _gen_stage(w, spec, deco, rng):
         for k, s in enumerate(flat.states):
             scale = flat.time_scale[s]
             rhs = _expr(spec, flat.rhs[s])
-            w(f"{_at('dx', 'X', gi, k)} = " + (rhs if scale == 1.0 else f"{scale!r} * {rhs}"))
+            w(f"{_at('dx', 'X', gi, k)} = " + (rhs if scale == 1.0 else f"{scale!r} * ({rhs})"))
         w.dedent()
     w("if rec_on and c == 0.0:  # the state at t_n, with its stage-0 inputs")
     w("    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)")
