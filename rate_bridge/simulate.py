@@ -50,7 +50,7 @@ class SimulationMemoryError(MemoryError, ValueError):
 def simulate(model, duration, dt, *, integrator="heun", params=None, initial_state=None,
              inputs=None, noise=None, seed=0, record=None, sampling_rate=None,
              record_mode="decimate", delay_mode="round", history=None, parallel="auto",
-             n_jobs=None, specialize=False, verbose=None):
+             n_jobs=None, specialize=None, verbose=None):
     """Simulate a circuit or network in one compiled kernel.
 
     Parameters
@@ -106,11 +106,12 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         ("regions": only worth it for very large networks on many cores).
     n_jobs : int | None
         Number of threads (numba): None (default) or -1 for all cores, or a positive int.
-    specialize : bool
-        Compile this network's region counts into the kernel. By default one kernel serves
-        every network size of a model structure; a specialised one runs the region loops about
-        15 % faster (constant trip counts and offsets) but compiles once per size: worth it for
-        long runs or large sweeps on one connectome.
+    specialize : bool | None
+        Compile this network's region counts into the kernel. By default (None) one kernel
+        serves every network size of a model structure; a specialised one runs the region
+        loops about 15 % faster (constant trip counts and offsets) but compiles once per size:
+        worth it for long runs or large sweeps on one connectome. A lone circuit (``model`` a
+        Circuit or template name) is always one region, so None specialises it.
     %(verbose)s
 
     Returns
@@ -135,6 +136,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     net = _as_network(model)
     o = _check_options(net, duration, dt, integrator, params, seed, noise, inputs, record,
                        sampling_rate, record_mode, delay_mode, parallel, n_jobs)
+    if specialize is None:      # a lone circuit has one size only: nothing to share
+        specialize = not isinstance(model, Network)
     spec = net.kernel_spec(o.integrator, o.parallel, validate_type(specialize, bool,
                                                                    "specialize"))
     args = abi.pack(spec, net, o.batch, seeds=o.seeds, initial_state=initial_state,
