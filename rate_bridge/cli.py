@@ -112,6 +112,17 @@ def cmd_sweep(args):
     return 0
 
 
+def cmd_templates(args):
+    """One line per shipped circuit template: the name load_template takes, what it is, where
+    it comes from."""
+    from .model import list_templates
+    entries = list_templates()
+    width = max(len(e["name"]) for e in entries)
+    for e in entries:
+        print(f"{e['name']:<{width}}  {e['description']}  [{e['reference']}]")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="rate-bridge",
@@ -145,10 +156,9 @@ def main(argv=None):
     c.set_defaults(func=lambda a: print(
         __import__("importlib.resources").resources.files("rate_bridge.data")
         .joinpath("default_config.yaml").read_text()) or 0)
-    t = sub.add_parser("templates", help="list the shipped model templates")
-    t.set_defaults(func=lambda a: [print(f"{f}: {', '.join(n)}") for f, n in
-                                   __import__("rate_bridge").model.library_templates().items()]
-                   and 0)
+    t = sub.add_parser("templates", help="list the shipped models: name, description, "
+                                         "reference")
+    t.set_defaults(func=cmd_templates)
     args = parser.parse_args(argv)
     from .config import ConfigError
     from .model import ModelError

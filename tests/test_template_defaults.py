@@ -387,7 +387,8 @@ def _module_exists(module):
 
 def test_the_model_language_and_the_file_helpers_import_nothing_above_them():
     for module in ("rate_bridge.model.templates", "rate_bridge.model.loader",
-                   "rate_bridge.model.coupling", "rate_bridge.model.observables"):
+                   "rate_bridge.model.coupling", "rate_bridge.model.observables",
+                   "rate_bridge.model.export"):
         assert not _reaches(module, "rate_bridge.network"), module
         assert not _reaches(module, "rate_bridge.compile.graph"), module
     assert not _reaches("rate_bridge.adapters._common", "rate_bridge.adapters.connectome")

@@ -72,6 +72,26 @@ def library_templates():
     return {path.stem: sorted(_read_file(path)) for path in sorted(LIBRARY_DIR.glob("*.yaml"))}
 
 
+def list_templates():
+    """The shipped models: every circuit template of the library, described in one line.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "description", "reference"}`` per circuit template, by name; ``name`` is
+        what :func:`load_template` takes, the description is the template's on one line.
+    """
+    out = []
+    for stem, names in library_templates().items():
+        for name in names:
+            if _Loader().raw(LIBRARY_DIR / f"{stem}.yaml", name).get("kind") != "circuit":
+                continue
+            circuit = load_template(f"{stem}:{name}")
+            out.append({"name": name, "description": " ".join(circuit.description.split()),
+                        "reference": " ".join(circuit.reference.split())})
+    return sorted(out, key=lambda entry: entry["name"])
+
+
 @verbose
 def load_template(ref, search_path=None, verbose=None):
     """Load a template (and everything it references) into a model object.

@@ -648,6 +648,33 @@ class Circuit:
         return (f"<Circuit {self.name!r} | nodes {list(self.nodes)}, {len(self.edges)} edges, "
                 f"{len(self.state_variables)} states>")
 
+    def to_yaml(self, path, overwrite=False):
+        """Write the circuit as a template file that :func:`~rate_bridge.load_template` reads
+        back to the same model (same kernel, parameters, units, couplings and observables).
+
+        Parameters
+        ----------
+        path : path-like
+            A ``.yaml``/``.yml`` file; it is replaced all at once (written beside it first).
+        overwrite : bool
+            Replace an existing file; otherwise an existing file raises ``FileExistsError``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written; ``load_template(path)`` loads the circuit (write
+            ``f"{path}:{circuit.name}"`` when it has sub-circuits and the file is named
+            otherwise).
+
+        Notes
+        -----
+        Equations are re-emitted from their checked syntax trees; operators and nodes that
+        differ only in values share a template, with the differences as ``params`` (see
+        :mod:`rate_bridge.model.export`).
+        """
+        from .export import write_template
+        return write_template(self, path, overwrite=overwrite)
+
     # -- change ----------------------------------------------------------------------------
     def copy(self):
         return copy.deepcopy(self)

@@ -1,4 +1,5 @@
-"""The one reader of YAML in rate_bridge: model templates, run configurations, command-line values.
+"""The one reader (and writer) of YAML in rate_bridge: model templates, run configurations,
+command-line values.
 
 Every YAML file is treated as untrusted. On top of ``yaml.safe_load`` this reader
 
@@ -200,6 +201,46 @@ def _check_duplicates(node):
                 None, None, f"duplicate key {key_node.value!r} (first at line {seen[key] + 1})",
                 key_node.start_mark)
         seen[key] = key_node.start_mark.line
+
+
+class _Dumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes whatever :class:`_Loader` would not read back as the same
+    value (``"1e-3"`` stays a string) and writes no anchors or aliases."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+class FlowDict(dict):
+    """A mapping that :func:`dumps_yaml` writes in flow style, ``{a: 1, b: text}``."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+.0123456789"))
+_Dumper.add_representer(FlowDict, lambda dumper, data: dumper.represent_mapping(
+    "tag:yaml.org,2002:map", data, flow_style=True))
+
+
+def dumps_yaml(data, header=None):
+    """YAML text of plain data that :func:`loads_yaml` reads back as equal data.
+
+    Parameters
+    ----------
+    data : dict | list
+        Plain data (str, int, float, bool, None, lists, dicts); mappings keep their order,
+        :class:`FlowDict` mappings are written on one line.
+        Text is always written as a YAML scalar (quoted where needed), never as YAML syntax.
+    header : str | None
+        Comment lines put first (each line prefixed with ``# ``).
+
+    Returns
+    -------
+    str
+    """
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=False)
+    if header:
+        text = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()) + "\n" + text
+    return text
 
 
 def is_yaml_path(path):
