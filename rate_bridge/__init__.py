@@ -8,3 +8,4 @@ from .model import load_template, Circuit, Node, Operator, Edge, Variable, Model
 from .network import Network, Coupling  # noqa: E402
 from .simulate import (simulate, SimulationDiverged, SimulationInterrupted,  # noqa: E402
                        SimulationMemoryError)
+from . import measures, monitors, viz  # noqa: E402

@@ -13,7 +13,8 @@ from .compile.graph import flatten
 from .model.coupling import COUPLING_FUNCTIONS, parse_coupling  # noqa: F401 (re-exported)
 from .model.errors import ModelError, UnknownModelNameError
 from .model.templates import Circuit
-from .utils import UnknownNameError, logger, region_indices, validate_type, verbose
+from .utils import (UnknownNameError, finite_number, logger, region_indices, validate_type,
+                    verbose)
 
 
 class Coupling:
@@ -38,7 +39,7 @@ class Coupling:
         self.source, self.target = str(source), str(target)
         self.name, self.expression, self.params = parse_coupling(
             function, params, template="coupling", field="function")
-        self.global_coupling = _finite(global_coupling, "global_coupling")
+        self.global_coupling = finite_number(global_coupling, "global_coupling")
 
     @property
     def pre_transformed(self):
@@ -304,13 +305,15 @@ class Network:
         return (f"<Network {self.name!r} | {self.n_regions} regions, {self.weights.nnz} edges, "
                 f"{len(self.groups)} circuit type(s), couplings {self.couplings}>")
 
-    def kernel_spec(self, integrator="heun", parallel="batch", specialize=False):
+    def kernel_spec(self, integrator="heun", parallel="batch", specialize=False, monitors=()):
         """The :class:`~rate_bridge.compile.KernelSpec` of this network: what its kernel is
         generated from (structure) and the layout of its arrays (sizes); ``specialize``
-        compiles this network's sizes in (see :func:`~rate_bridge.simulate`)."""
+        compiles this network's sizes in, ``monitors`` the kinds of streaming monitor used
+        (see :func:`~rate_bridge.simulate`)."""
         from .compile import KernelSpec
         return KernelSpec([g["flat"] for g in self.groups], self.couplings, integrator,
-                          parallel, [len(g["regions"]) for g in self.groups], specialize)
+                          parallel, [len(g["regions"]) for g in self.groups], specialize,
+                          monitors)
 
     def show_code(self, integrator="heun", parallel="batch"):
         """The generated kernel source for this network (readable Python compiled by numba)."""
@@ -366,14 +369,6 @@ class Network:
         """Replace weights (and delays) — same sparsity pattern or not; no recompilation."""
         self.weights, self.delays = _sparse_pair(weights, delays if delays is not None
                                                  else None, self.n_regions)
-
-
-def _finite(value, what):
-    """``value`` as a finite float, or an error naming ``what``."""
-    validate_type(value, "numeric", what)
-    if not np.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value}")
-    return float(value)
 
 
 def _infinite_speed(speed):

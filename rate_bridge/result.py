@@ -37,9 +37,16 @@ class Result:
         Where a diverged run's state became NaN or infinite: ``time`` (s), ``step``,
         ``region``, ``variable``.
 
+    Attributes
+    ----------
+    monitors : dict of str -> MonitorResult
+        What the run's streaming monitors kept (:mod:`rate_bridge.monitors`), by name, each
+        with its own axis (``time`` in s, or ``freqs`` in Hz).
+
     Notes
     -----
     ``res["pc.v"]`` is an array of shape ``(n_times, n_regions)``; ``res.time`` is in seconds.
+    ``res["bold"]`` is a monitor's data (``res.monitors["bold"].time`` its times).
     """
 
     def __init__(self, time, data, labels, units=None, provenance=None, status="completed",
@@ -51,6 +58,7 @@ class Result:
         self.labels = list(labels)
         self.units = dict(units or {})
         self.provenance = dict(provenance or {})
+        self.monitors = {}
         for name, arr in self._data.items():
             if arr.shape != (len(self.time), len(self.labels)):
                 raise ValueError(f"recorded variable {name!r} has shape {arr.shape}, expected "
@@ -90,18 +98,21 @@ class Result:
         try:
             return self._data[name]
         except (KeyError, TypeError):
+            if isinstance(name, str) and name in self.monitors:
+                return self.monitors[name].data
             raise UnknownNameError(f"{name!r} was not recorded; recorded variables: "
-                                   f"{self.variables}. Pass record=[...] to simulate() to "
-                                   "record it.") from None
+                                   f"{self.variables}, monitors: {sorted(self.monitors)}. Pass "
+                                   "record=[...] to simulate() to record it.") from None
 
     def __contains__(self, name):
-        return name in self._data
+        return name in self._data or name in self.monitors
 
     def __repr__(self):
         dur = self.time[-1] - self.time[0] if len(self.time) else 0.0
         ended = "" if self.status == "completed" else f", {self.status}"
+        mons = f", monitors {sorted(self.monitors)}" if self.monitors else ""
         return (f"<Result | {len(self.time)} samples ({dur:.3g} s at {self.sfreq:g} Hz), "
-                f"{self.n_regions} regions, variables {self.variables}{ended}>")
+                f"{self.n_regions} regions, variables {self.variables}{mons}{ended}>")
 
     # -- conversions -------------------------------------------------------------------------
     def to_dataframe(self, long=False):

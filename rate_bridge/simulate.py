@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from . import monitors as mon
 from .compile import abi
 from .compile.cache import compiled_entry
 from .compile.integrators import INTEGRATORS, STOCHASTIC_VERSION
@@ -50,7 +51,7 @@ class SimulationMemoryError(MemoryError, ValueError):
 def simulate(model, duration, dt, *, integrator="heun", params=None, initial_state=None,
              inputs=None, noise=None, seed=0, record=None, sampling_rate=None,
              record_mode="decimate", delay_mode="round", history=None, parallel="auto",
-             n_jobs=None, specialize=None, verbose=None):
+             n_jobs=None, specialize=None, monitors=None, verbose=None):
     """Simulate a circuit or network in one compiled kernel.
 
     Parameters
@@ -87,7 +88,8 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         Noise seed (batch member b uses ``seed + b``, or ``seed[b]`` for a list). The same seed
         gives a bit-identical result, whatever the thread count or batch split.
     record : list of str | None
-        Variables to record (states, outputs, variables or inputs); all states by default.
+        Variables to record (states, outputs, variables or inputs); all states by default,
+        none with ``[]`` (e.g. when monitors give all a run needs).
     sampling_rate : float | None
         Recording rate in Hz; ``1/dt`` must be a multiple of it. Default: 1000 Hz, or 1/dt
         if that is lower.
@@ -106,12 +108,16 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         ("regions": only worth it for very large networks on many cores).
     n_jobs : int | None
         Number of threads (numba): None (default) or -1 for all cores, or a positive int.
+    monitors : list of Monitor | None
+        Observables computed inside the kernel, keeping only their own output: BOLD, sensor
+        signals, covariance/FC, Welch spectra (:mod:`rate_bridge.monitors`); results in
+        ``Result.monitors[name]`` (``res[name]`` for the data).
     specialize : bool | None
         Compile this network's region counts into the kernel. By default (None) one kernel
         serves every network size of a model structure; a specialised one runs the region
         loops about 15 % faster (constant trip counts and offsets) but compiles once per size:
-        worth it for long runs or large sweeps on one connectome. A lone circuit (``model`` a
-        Circuit or template name) is always one region, so None specialises it.
+        worth it for long runs or large sweeps on one connectome. None also specialises a lone
+        circuit (one region, no coupling), which has no other size.
     %(verbose)s
 
     Returns
@@ -137,14 +143,18 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     o = _check_options(net, duration, dt, integrator, params, seed, noise, inputs, record,
                        sampling_rate, record_mode, delay_mode, parallel, n_jobs)
     if specialize is None:      # a lone circuit has one size only: nothing to share
-        specialize = not isinstance(model, Network)
+        specialize = net.n_regions == 1 and not net.couplings
+    kinds = {validate_type(m, mon.Monitor, f"monitors[{i}]").kind
+             for i, m in enumerate(monitors or [])}
     spec = net.kernel_spec(o.integrator, o.parallel, validate_type(specialize, bool,
-                                                                   "specialize"))
+                                                                   "specialize"), kinds)
+    tables, _, watched = mon.pack(monitors, net, spec.var_index, o.dt, o.n_steps,
+                                  len(o.batch))
     args = abi.pack(spec, net, o.batch, seeds=o.seeds, initial_state=initial_state,
                     record=o.record, inputs=o.inputs, noise=o.noise, history=history, dt=o.dt,
                     n_steps=o.n_steps, rec_every=o.rec_every, rec_avg=record_mode == "average",
                     delay_mode=delay_mode, duration=o.duration, workers=o.workers,
-                    check_memory=_check_memory)
+                    check_memory=_check_memory, monitors=tables if monitors else None)
     # numba compiles (or loads from its cache) here, so that run_seconds is the simulation alone
     t0 = time.perf_counter()
     entry, key = compiled_entry(spec, args.astuple() + (0, len(o.batch)))
@@ -164,6 +174,9 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     }
     times = np.arange(args.out.shape[2]) * o.rec_every * o.dt
     results = _results(net, spec.totals, o.record, times, args, common, o.batch)
+    for b, res in enumerate(results):
+        res.monitors = mon.decode(monitors, args.mon, args.mout[b], o.dt, o.n_steps, net.labels,
+                                  net.units, watched)
     logger.debug(f"simulate() total {time.perf_counter() - t_start:.3f} s")
     return _finish(results, o.is_batch, interrupted, o.n_steps, o.batch)
 

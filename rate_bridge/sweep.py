@@ -8,6 +8,7 @@ import itertools
 
 import numpy as np
 
+from .measures import peak_frequency
 from .simulate import SimulationInterrupted, simulate
 from .utils import logger, progress_bar, validate_type, verbose
 
@@ -43,16 +44,32 @@ def random_design(n, seed=0, log=(), **ranges):
     return out
 
 
-def summary_features(result, variable, skip=0.0):
-    """Per-run features: mean, standard deviation and dominant frequency (Hz) of ``variable``,
-    averaged over regions, ignoring the first ``skip`` seconds."""
+def summary_features(result, variable, skip=0.0, segment=None):
+    """Per-run features of ``variable``, ignoring the first ``skip`` seconds.
+
+    Parameters
+    ----------
+    result : Result
+    variable : str
+        The recorded variable, e.g. ``"pc.v"``.
+    skip : float
+        Transient to drop, in s.
+    segment : float | None
+        Welch segment length in s (see :func:`rate_bridge.measures.psd`); None: 2 s (or 256
+        samples if longer), at most the whole data.
+
+    Returns
+    -------
+    dict
+        ``mean``: mean over time and regions; ``std``: standard deviation over time,
+        averaged over regions; ``peak_hz``: frequency (Hz) of the peak above 0 Hz of the
+        Welch PSD averaged over regions (:func:`rate_bridge.measures.peak_frequency`; NaN for
+        a constant signal), resolution ``1 / segment``.
+    """
     x = result[variable][result.time >= skip]
-    x = x - x.mean(axis=0)
-    freqs = np.fft.rfftfreq(x.shape[0], 1.0 / result.sfreq)
-    power = (np.abs(np.fft.rfft(x, axis=0)) ** 2).mean(axis=1)
-    power[0] = 0.0
-    return {"mean": float(result[variable][result.time >= skip].mean()),
-            "std": float(x.std(axis=0).mean()), "peak_hz": float(freqs[np.argmax(power)])}
+    return {"mean": float(x.mean()), "std": float(x.std(axis=0).mean()),
+            "peak_hz": peak_frequency(result, variable, tmin=skip, average=True,
+                                      segment=segment)}
 
 
 def _run_chunk(model, chunk, seed, reduce, kwargs):

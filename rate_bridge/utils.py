@@ -13,6 +13,7 @@ import difflib
 import functools
 import inspect
 import logging
+import math
 import numbers
 import os
 import re
@@ -288,6 +289,26 @@ def validate_type(value, types, name, type_name=None, *, error=TypeError, **cont
         type_name = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
     raise error(f"{name} must be {type_name}, got {type(value).__name__} {short_repr(value)}",
                 **context)
+
+
+def finite_number(value, name):
+    """``value`` as a finite float, or an error naming ``name`` (a TypeError for anything but a
+    real number, bools included; a ValueError for NaN and inf)."""
+    validate_type(value, "numeric", name)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)
+
+
+def whole_steps(seconds, dt, name):
+    """The number of steps ``dt`` in ``seconds`` (>= 1), or a ValueError naming ``name`` when
+    it is not a whole multiple of dt."""
+    ratio = seconds / dt
+    k = int(round(ratio))
+    if k < 1 or abs(ratio - k) > 1e-6 * max(1.0, ratio):
+        raise ValueError(f"{name} = {seconds:g} s must be a whole multiple of the step "
+                         f"dt = {dt:g} s")
+    return k
 
 
 def progress_bar(iterable, *, desc=None, verbose=None):

@@ -208,11 +208,11 @@ def test_bad_coupling_values_and_speeds_are_named():
     kw = dict(coupling=("pc.m_out", "pc.m_in_e"))
     net = rb.Network.from_arrays(two, "jansen_rit", **kw)
     for value in (np.nan, np.inf):
-        with pytest.raises(ValueError, match=r"params\['global_coupling'\] is (nan|inf)"):
+        with pytest.raises(ValueError, match=r"params\['global_coupling'\] must be a finite number, got (nan|inf)"):
             rb.simulate(net, 0.1, 1e-3, params={"global_coupling": value})
         with pytest.raises(ValueError, match="global_coupling must be a finite number"):
             rb.Network.from_arrays(two, "jansen_rit", global_coupling=value, **kw)
-    with pytest.raises(ValueError, match=r"params\['coupling0.G'\] \(batch member 1\) is nan"):
+    with pytest.raises(ValueError, match=r"params\['coupling0.G'\] \(batch member 1\) must be a finite number, got nan"):
         rb.simulate(net, 0.1, 1e-3, params=[{}, {"coupling0.G": np.nan}])
     with pytest.raises(ValueError, match="coupling parameter 'cmax' must be a finite number"):
         rb.Network.from_arrays(two, "jansen_rit", coupling=("pc.v", "pc.m_in_e"),

@@ -9,12 +9,11 @@ Layout per batch member (from :meth:`KernelSpec.layout`): group g's state k of i
 i at ``X_g + k * R_g + i`` of ``x``, parameter j at ``P_g + j * R_g + i`` of ``par``; coupling
 edges in a CSR shared by all members (``cptr``, rows = targets) with per-member values.
 """
-import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..utils import UnknownNameError, validate_type
+from ..utils import UnknownNameError, finite_number, validate_type
 
 #: stage times per block of far-edge sums (blocks of FAR_BLOCK - 1 steps; edges delayed by at
 #: least FAR_BLOCK - 1 steps are summed once per block)
@@ -64,6 +63,12 @@ class KernelArgs:
     rec_avg: bool = _shared("average the steps of a sample (else keep the first)")
     out: np.ndarray = _member("(B, K, n_samples, R) recordings, NaN until written")
     status: np.ndarray = _member("(B, 3) how each member ended (see codegen._gen_run)")
+    mvar: np.ndarray = _shared("(M,) variable index of each streaming monitor")
+    mon: np.ndarray = _shared("(M, MON_COLS) int64 monitor tables (see monitor_code.py)")
+    monf: np.ndarray = _shared("(M, MONF_COLS) their float constants")
+    marr: np.ndarray = _shared("(A,) their shared arrays (gains, windows, FFT tables)")
+    nmw: int = _shared("length of one member's monitor work space")
+    mout: np.ndarray = _member("(B, O) the monitors' outputs")
     ctl: np.ndarray = _shared("(8,) ctl[0] = 1 asks the kernel to stop (Ctrl-C)")
 
     def astuple(self):
@@ -94,10 +99,12 @@ def member_views():
 
 
 def pack(spec, net, batch, *, seeds, initial_state, record, inputs, noise, history, dt,
-         n_steps, rec_every, rec_avg, delay_mode, duration, workers=1, check_memory=None):
+         n_steps, rec_every, rec_avg, delay_mode, duration, workers=1, check_memory=None,
+         monitors=None):
     """Every argument of the kernel for a batch of parameter sets, values checked.
 
-    ``inputs`` and ``noise`` map checked variable names to drives and amplitudes;
+    ``inputs`` and ``noise`` map checked variable names to drives and amplitudes; ``monitors``
+    holds the monitor tables of :func:`rate_bridge.monitors.pack` (None: no monitor);
     ``check_memory(parts)`` (bytes by purpose) may refuse the run before anything large is
     allocated.
     """
@@ -112,7 +119,10 @@ def pack(spec, net, batch, *, seeds, initial_state, record, inputs, noise, histo
             B=B, record=len(record), samples=n_samples, steps=n_steps, drives=len(inputs),
             noise=len(noise), callable_drive=any(callable(v) for v in inputs.values()),
             history=_history_length(history, R), workers=workers,
-            L=int(np.ceil(min(longest / dt, n_steps))) + 3)))
+            L=int(np.ceil(min(longest / dt, n_steps))) + 3,
+            monitors=monitors["mout"].shape[1] if monitors else 0,
+            monitor_work=monitors["nmw"] if monitors else 0)))
+    monitors = monitors or _no_monitors(B)
     index = [np.array([spec.var_index[n] for n in names], dtype=np.int64)
              for names in (inputs, noise, record)]
     return KernelArgs(
@@ -124,7 +134,14 @@ def pack(spec, net, batch, *, seeds, initial_state, record, inputs, noise, histo
         rvar=index[2], greg=np.concatenate([g["regions"] for g in net.groups]).astype(np.int64),
         n_steps=n_steps, dt=dt, rec_every=rec_every, rec_avg=rec_avg,
         out=np.full((B, len(record), n_samples, R), np.nan),
-        status=np.zeros((B, 3), dtype=np.int64), ctl=np.zeros(8, dtype=np.int64))
+        status=np.zeros((B, 3), dtype=np.int64), ctl=np.zeros(8, dtype=np.int64), **monitors)
+
+
+def _no_monitors(B):
+    """The monitor arguments of a run without monitors."""
+    from .monitor_code import MON_COLS, MONF_COLS
+    return dict(mvar=np.zeros(0, dtype=np.int64), mon=np.zeros((0, MON_COLS), dtype=np.int64),
+                monf=np.zeros((0, MONF_COLS)), marr=np.zeros(0), nmw=0, mout=np.zeros((B, 0)))
 
 
 #: largest dense coupling matrix (bytes) used for undelayed dense coupling
@@ -146,20 +163,6 @@ def _per_region(value, R, what):
     if bad.size:
         raise ValueError(f"{what} contains NaN or inf (region index {bad[0]}: {arr[bad[0]]})")
     return arr
-
-
-def _scalar(value, what):
-    """A finite float, or an error naming ``what``."""
-    try:
-        if isinstance(value, (bool, np.bool_)):
-            raise TypeError
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number, got {type(value).__name__} "
-                        f"{value!r:.40}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what} is {value}: it must be a finite number (NaN or inf given)")
-    return value
 
 
 def _values(net, spec, batch, initial_state):
@@ -187,7 +190,7 @@ def _values(net, spec, batch, initial_state):
                                    f"{sorted(known)}")
         member = f" (batch member {b})" if B > 1 else ""
         if "global_coupling" in values:      # checked even where no coupling reads it
-            _scalar(values["global_coupling"], f"params['global_coupling']{member}")
+            finite_number(values["global_coupling"], f"params['global_coupling']{member}")
         for gi, g in enumerate(net.groups):
             flat, regs = g["flat"], g["regions"]
             Rg = len(regs)
@@ -206,7 +209,7 @@ def _values(net, spec, batch, initial_state):
                 default = c.global_coupling if name == "G" else c.params[name]
                 what = (f"params[{key!r}]{member}" if key else
                         f"coupling {ci} ({c.source} -> {c.target}) {name}")
-                cpar[b, idx[name]] = _scalar(values[key] if key else default, what)
+                cpar[b, idx[name]] = finite_number(values[key] if key else default, what)
     _check_finite(net, totals, x0, "X", "initial state")
     _check_finite(net, totals, par, "P", "parameter")
     return dict(x0=x0, par=par, cpar=cpar)
@@ -265,7 +268,7 @@ def _member_edges(net, batch):
             weights[b] = _weights_on_edges(net, values["weights"], rows, f"params['weights']"
                                            f"{member}")
         if "speed" in values:
-            speed = _scalar(values["speed"], f"params['speed']{member}")
+            speed = finite_number(values["speed"], f"params['speed']{member}")
             lengths = getattr(getattr(net, "connectome", None), "tract_lengths", None)
             if lengths is None:
                 raise ValueError(f"params['speed']{member}: this network has no tract lengths; "
@@ -505,9 +508,10 @@ def memory_needed(net, spec, n):
     V = len(spec.var_names)
     linear = sum(c.pre_transformed for c in spec.couplings)
     work = (spec.n_q * R * (2 * n["L"] + 1) + C * R * (2 + FAR_BLOCK) + V * R
-            + 2 * n["noise"] * R + n["record"] * R + 8 * S + E)
+            + 2 * n["noise"] * R + n["record"] * R + 8 * S + E + n["monitor_work"])
     parts = {
         "recordings": n["B"] * n["record"] * n["samples"] * R,
+        "monitor outputs": n["B"] * n["monitors"],
         "drives": n["drives"] * n["steps"] * R * (2 if n["callable_drive"] else 1)
         + (n["steps"] if n["callable_drive"] else 0),
         "batch arrays": n["B"] * (S + P + spec.n_cpar + 2 * E + C * (7 * nnz + 2 * R)

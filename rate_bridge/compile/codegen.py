@@ -37,6 +37,10 @@ from ..model.expressions import FUNCTIONS, to_source
 from . import abi
 from .abi import FAR_BLOCK
 from .integrators import INTEGRATORS, integrator_code
+from .monitor_code import CALLS as MONITOR_CALLS
+from .monitor_code import DEFS as MONITOR_DEFS
+from .monitor_code import KINDS as MONITOR_KINDS
+from .monitor_code import monitor_source
 from .rng import RNG_SOURCE
 from .vecmath import VECMATH_IMPORTS, VECMATH_SOURCE
 
@@ -73,8 +77,12 @@ class KernelSpec:
     parallel : {"batch", "regions"}
     """
 
-    def __init__(self, flats, couplings, integrator, parallel, sizes, specialize=False):
+    def __init__(self, flats, couplings, integrator, parallel, sizes, specialize=False,
+                 monitors=()):
         self.flats, self.couplings = list(flats), list(couplings)
+        # the kinds of streaming monitor a run uses (their code is emitted; their values,
+        # like every size, are run-time tables): see monitor_code.py
+        self.monitors = tuple(sorted(set(monitors)))
         # sizes lay out the run-time arrays (lay, totals), which the generated code reads;
         # ``specialize`` compiles them in instead (constant offsets and trip counts: region
         # loops ~15 % faster, one compile per network size)
@@ -164,6 +172,8 @@ class KernelSpec:
         parts = [f"integrator {self.integrator}", f"parallel {self.parallel}"]
         if self.specialize:
             parts.append(f"sizes {self.sizes}")
+        if self.monitors:
+            parts.append(f"monitors {list(self.monitors)}")
         parts += [f"group\n{flat.signature()}" for flat in self.flats]
         parts += [c.signature() for c in self.couplings]
         return "\n".join(parts)
@@ -297,6 +307,7 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     w.block(_ROW_DOT)
     w()
     _gen_record(w, spec, deco, rng)
+    _gen_monitors(w, spec, deco)
     _gen_stage(w, spec, deco, rng)
     _gen_diffusion(w, spec, deco, rng)
     _gen_run(w, spec, deco, rng, par)
@@ -305,7 +316,7 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
 
 #: the only top-level definitions a generated module may hold
 _GENERATED_DEFS = {"_delayed", "_sources", "_far_block", "_row_dot", "_record", "_stage",
-                   "_diffusion", "run"}
+                   "_diffusion", "run", "_monitors", "_msample", *MONITOR_DEFS.values()}
 # Functions called only from the kernel get no Python or C entry wrapper: numba would otherwise
 # generate (and optimise) code unboxing each of their ~25 arguments, ~10 % of the compile.
 _INTERNAL = "no_cpython_wrapper=True, no_cfunc_wrapper=True, "
@@ -556,7 +567,7 @@ def _input_terms(spec, gi, inp):
 # to a star-args call, which numba runs ~140 ns slower (measured per stage call).
 _COUPLING_ARRAYS = "cptr, csplit, cfar, cidx, coff, cw, cdi, cdf, cwhole, cdense_on, cdense, far"
 _STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cs, hist, hf, sv, iv, cin, cdel, "
-               "cpos, ext, greg, dx, rec_on, acc, rvar")
+               "cpos, ext, greg, dx, rec_on, acc, rvar, mv, mvar")
 
 
 #: schemes calling the stage at most this often get it inlined into the time loop: a call
@@ -597,8 +608,14 @@ def _gen_stage(w, spec, deco, rng):
             rhs = _expr(spec, flat.rhs[s])
             w(f"{_at('dx', 'X', gi, k)} = " + (rhs if scale == 1.0 else f"{scale!r} * ({rhs})"))
         w.dedent()
-    w("if rec_on and c == 0.0:  # the state at t_n, with its stage-0 inputs")
-    w("    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)")
+    w("if c == 0.0:  # the state at t_n, with its stage-0 inputs: recordings and monitors")
+    w("    if rec_on:")
+    w("        _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)")
+    if spec.monitors:
+        w("    for k in range(mvar.shape[0]):")
+        w("        for r in range(mv.shape[1]):")
+        w("            mv[k, r] = 0.0")
+        w("    _record(x, lay, par, greg, iv, cin, ext, sv, mv, mvar)")
     _unpack(w, spec, mark)
     w.dedent()
     w()
@@ -655,6 +672,22 @@ def _int(value):
     literal (``0``) or integer type (uint64 region indices) it is called with: one kernel
     compiled _stage twice and _delayed six times before its calls passed int64 only."""
     return f"np.int64({value})"
+
+
+def _gen_monitors(w, spec, deco):
+    """_monitors: every streaming monitor of the run, one step (kinds used only)."""
+    if not spec.monitors:
+        return
+    w.block(monitor_source(spec.monitors))
+    w()
+    w(deco.replace(", parallel=True)", ")"))
+    w("def _monitors(n, mv, mon, monf, marr, mout, mw, dt):")
+    w("    for m in range(mon.shape[0]):")
+    w("        kind = mon[m, 0]")
+    for kind in spec.monitors:
+        w(f"        if kind == {MONITOR_KINDS[kind]}:")
+        w(f"            {MONITOR_CALLS[kind]}")
+    w()
 
 
 def _gen_coupling(w, spec, rng):
@@ -835,6 +868,8 @@ cpos[0] = -1.0
 ND = dvar.shape[0]
 ext = np.zeros(({len(spec.var_names)}, NR))
 dw = np.zeros((max(NZ, 1), NR))
+mv = np.zeros((max(mvar.shape[0], 1), NR))      # monitored variables at t_n
+mw = np.zeros(nmw)                              # the monitors' work space
 acc = np.zeros((out.shape[0], NR))
 {scratch}sqdt = math.sqrt(dt)
 keys = np.empty((max(NZ, 1), NR), dtype=np.uint64)
@@ -882,6 +917,8 @@ for n in range(n_steps):
 ''')
     w.indent()
     w.block("\n".join(lines))
+    if spec.monitors:
+        w("_monitors(n, mv, mon, monf, marr, mout, mw, dt)")
     w.block(f'''
 if rec_on and (not rec_avg or phase == rec_every - 1):
     scale = 1.0 / rec_every if rec_avg else 1.0
