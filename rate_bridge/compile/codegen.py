@@ -471,8 +471,12 @@ def _expr(spec, e):
 
 
 def _gen_sources(w, spec, deco, rng):
-    """_sources: values entering the delay buffers, from a state vector (no inputs involved)."""
-    w(deco)
+    """_sources: values entering the delay buffers, from a state vector (no inputs involved).
+
+    Inlined for a lone circuit (one region, sizes compiled in): a call per step is then a
+    sizeable part of the step, and the copy is small."""
+    w(deco.replace("@njit(", '@njit(inline="always", ') if spec.specialize
+      and sum(spec.sizes) == 1 else deco)
     w("def _sources(x, lay, par, cpar, greg, sv):")
     w.indent()
     mark = w.mark()
