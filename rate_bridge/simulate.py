@@ -157,9 +157,10 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
                     check_memory=_check_memory, monitors=tables if monitors else None)
     # numba compiles (or loads from its cache) here, so that run_seconds is the simulation alone
     t0 = time.perf_counter()
-    entry, key = compiled_entry(spec, args.astuple() + (0, len(o.batch)))
+    carry = abi.carry_length(spec, args)
+    entry, key = compiled_entry(spec, args.astuple() + (0, 1, 0, 0, np.zeros((1, carry))))
     t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
-    interrupted = _run_kernel(entry, args, o.workers, o.n_threads, o.parallel)
+    interrupted = _run_kernel(entry, args, o.workers, o.n_threads, o.parallel, carry)
     t_run = time.perf_counter() - t0
     logger.info(f"simulated {len(o.batch)} x {net.n_regions} region(s), {o.n_steps} steps in "
                 f"{t_run:.3f} s (kernel ready in {t_kernel:.3f} s)")
@@ -425,21 +426,32 @@ def _check_memory(parts):
         needed=needed, available=available)
 
 
-def _run_kernel(entry, kernel_args, workers, n_threads, parallel):
+#: a run is split into calls of about this many region-steps per member block (~0.2 s of a
+#: JR network), so that it reports progress and an interruption keeps every step done
+CHUNK_REGION_STEPS = 4_000_000
+
+
+def _run_kernel(entry, kernel_args, workers, n_threads, parallel, carry):
     """Run the kernel on worker threads and wait in short slices, so that Ctrl-C reaches this
     (main) thread: it then sets ``ctl[0]``, the kernel stops within a step, and True is
     returned (interrupted).
 
     Batch members are spread over ``workers`` threads in blocks (the kernel releases the GIL);
     with parallel="regions" one worker runs them all and numba's ``n_threads`` split regions.
+    A long run goes as successive calls over chunks of steps, each member continuing from
+    what the previous call left in its row of ``carry`` (results identical to one call);
+    progress is logged (``verbose="info"``) every few seconds.
     """
     args, ctl = kernel_args.astuple(), kernel_args.ctl
-    B = kernel_args.x0.shape[0]
-    size = max(1, B // (4 * workers))            # several blocks per thread: balance
+    B, n_steps = kernel_args.x0.shape[0], kernel_args.n_steps
+    R = kernel_args.greg.shape[0]
+    chunk = max(1, min(n_steps, CHUNK_REGION_STEPS // max(R, 1)))
+    size = max(1, B // (4 * workers)) if chunk == n_steps else 1   # several blocks per thread
     blocks = [(b, min(b + size, B)) for b in range(0, B, size)]
-    outcome, done, lock = {"left": workers}, threading.Event(), threading.Lock()
+    outcome, done, lock = {"left": workers, "steps": 0}, threading.Event(), threading.Lock()
 
     def work():
+        rows = np.zeros((size, carry))          # this thread's members in flight
         try:
             if n_threads is not None and parallel == "regions":
                 import numba
@@ -449,7 +461,13 @@ def _run_kernel(entry, kernel_args, workers, n_threads, parallel):
                     if not blocks:
                         break
                     b0, b1 = blocks.pop(0)
-                entry(*args, b0, b1)
+                for n0 in range(0, n_steps, chunk):
+                    if ctl[0]:
+                        break
+                    n1 = min(n0 + chunk, n_steps)
+                    entry(*args, b0, b1, n0, n1, rows[:b1 - b0])
+                    with lock:
+                        outcome["steps"] += (b1 - b0) * (n1 - n0)
         except BaseException as err:                   # re-raised in the caller's thread
             outcome.setdefault("error", err)
             ctl[0] = 1
@@ -461,7 +479,7 @@ def _run_kernel(entry, kernel_args, workers, n_threads, parallel):
 
     for _ in range(workers):
         threading.Thread(target=work, name="rate_bridge-kernel", daemon=True).start()
-    interrupted = False
+    interrupted, t0, shown = False, time.perf_counter(), time.perf_counter()
     # an Event, not Thread.join: a KeyboardInterrupt inside join() can mark a running thread
     # as stopped (CPython 3.11, bpo-45274), and the kernel would still write into `out`
     while not done.is_set():
@@ -470,9 +488,18 @@ def _run_kernel(entry, kernel_args, workers, n_threads, parallel):
         except KeyboardInterrupt:
             ctl[0] = 1                  # asks every member to stop; wait for the kernel
             interrupted = True
+        if time.perf_counter() - shown > 5.0:
+            shown = time.perf_counter()
+            _log_progress(outcome["steps"], B * n_steps, shown - t0)
     if "error" in outcome:
         raise outcome["error"]
     return interrupted
+
+
+def _log_progress(done, total, seconds):
+    left = seconds * (total - done) / max(done, 1)
+    logger.info(f"simulated {100 * done / total:.0f} % ({done / seconds:,.0f} member-steps/s, "
+                f"about {left:.0f} s left)")
 
 
 def _outcome(net, totals, status, dt):

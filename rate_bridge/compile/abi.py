@@ -88,8 +88,18 @@ def _batch_name(name):
 
 
 def run_signature():
-    """Parameters of the generated ``run``: every field, then the member range b0, b1."""
-    return ", ".join(_batch_name(n) for n in FIELDS) + ", b0, b1"
+    """Parameters of the generated ``run``: every field, then the member range b0, b1, the
+    step range n0, n1 and ``carry`` (what later calls continue from, one row per member of the
+    range: :func:`carry_length`)."""
+    return ", ".join(_batch_name(n) for n in FIELDS) + ", b0, b1, n0, n1, carry"
+
+
+def carry_length(spec, args):
+    """Floats one member carries between calls of ``run``: counters, delay buffers, far-edge
+    sums, delayed coupling sums, partial samples, monitor work, the stage-time cache, state."""
+    R, C = spec.totals["n_regions"], max(len(spec.couplings), 1)
+    return (3 + spec.n_q * R * 2 * args.L + C * R * FAR_BLOCK + C * R
+            + args.out.shape[1] * R + args.nmw + 1 + spec.totals["n_state"])
 
 
 def member_views():

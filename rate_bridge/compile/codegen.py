@@ -845,57 +845,76 @@ def _gen_run(w, spec, deco, rng, par):
     # would be optimised and compiled to machine code twice: alone, then inside run)
     w(deco.replace(_INTERNAL, "no_cfunc_wrapper=True, "))   # called from Python only
     w(f"def run({abi.run_signature()}):")
-    w('    """Simulate batch members b0 <= b < b1 (states x0[b], parameters par_all[b], ...) '
-      'into out_all[b]."""')
+    w('    """Steps n0 <= n < n1 of batch members b0 <= b < b1 (states x0[b], parameters '
+      'par_all[b], ...) into out_all[b]; what a later call continues from is in carry[b - b0] '
+      '(a member\'s state, delay buffers, partial samples, monitors and counters)."""')
     w("    for b in range(b0, b1):")
     w.indent()
     w.indent()
     for line in abi.member_views():
-        w(line)
+        if not line.startswith("x = "):
+            w(line)
     w.block(f'''
+if status[0] > 0 or status[0] == -2:
+    continue      # diverged or stopped in an earlier call
 S = int(lay[{spec.lay_pos["S"]}])
 NR = int(lay[{spec.lay_pos["NR"]}])
 NZ = nsig.shape[0]
 sv = np.zeros(({Q}, NR))
-hist = np.empty(({Q}, NR, 2 * L))
-hf = hist.reshape(hist.size)      # flat view: delayed edges read at offsets coff[e] + t
+# what carries over between calls: views into the member's row of carry
+st, nr, K = carry[b - b0], np.int64(NR), out.shape[0]
+o = np.int64(3)                   # st[0:3]: tn, phase, sample
+hf = st[o:o + {Q} * nr * 2 * L]   # flat view: delayed edges read at offsets coff[e] + t
+hist = hf.reshape(({Q}, nr, 2 * L))
+o += {Q} * nr * 2 * L
+far = st[o:o + {C} * nr * {FAR_BLOCK}].reshape(({C}, nr, {FAR_BLOCK}))
+o += {C} * nr * {FAR_BLOCK}
+cdel = st[o:o + {C} * nr].reshape(({C}, nr))
+o += {C} * nr
+acc = st[o:o + K * nr].reshape((K, nr))
+o += K * nr
+mw = st[o:o + nmw]                # the monitors' work space
+cpos = st[o + nmw:o + nmw + 1]
+x = st[o + nmw + 1:o + nmw + 1 + np.int64(S)]
+if n0 == 0:
+    for j in range(st.shape[0]):
+        st[j] = 0.0
+    for j in range(x.shape[0]):
+        x[j] = x0[b, j]
+    cpos[0] = -1.0
 iv = np.empty(int(lay[{spec.lay_pos["NE"]}]))
 n_idel = 0
 for e in range(idi.shape[0]):
     n_idel += idi[e] > 0 or idf[e] > 0.0
 idel = n_idel > 0     # any circuit-internal delay set (then buffered too); not a literal
 cin = np.zeros(({C}, NR))
-cdel = np.zeros(({C}, NR))
-far = np.zeros(({C}, NR, {FAR_BLOCK}))
-cpos = np.empty(1)
-cpos[0] = -1.0
 ND = dvar.shape[0]
 ext = np.zeros(({len(spec.var_names)}, NR))
 dw = np.zeros((max(NZ, 1), NR))
 mv = np.zeros((max(mvar.shape[0], 1), NR))      # monitored variables at t_n
-mw = np.zeros(nmw)                              # the monitors' work space
-acc = np.zeros((out.shape[0], NR))
 {scratch}sqdt = math.sqrt(dt)
 keys = np.empty((max(NZ, 1), NR), dtype=np.uint64)
 for z in range(NZ):
     for r in range(NR):
         keys[z, r] = _stream_key(seed, nvar[z], r)   # keyed by variable: stable streams
 _sources(x, lay, par, cpar, greg, sv)
-LH = hinit.shape[2]
-for q in range({Q}):
-    for r in range(NR):
-        for m in range(L):
-            j = (L - m) % L
-            if LH > 0 and q < {NC}:
-                hist[q, r, j] = hinit[q, r, max(LH - 1 - m, 0)]
-            else:
-                hist[q, r, j] = sv[q, r]
-            hist[q, r, j + L] = hist[q, r, j]
+# tn, phase, sample: n % L, n % rec_every, n // rec_every (counters, no divisions)
+tn, phase, sample = np.int64(st[0]), np.int64(st[1]), np.int64(st[2])
+if n0 == 0:
+    LH = hinit.shape[2]
+    for q in range({Q}):
+        for r in range(NR):
+            for m in range(L):
+                j = (L - m) % L
+                if LH > 0 and q < {NC}:
+                    hist[q, r, j] = hinit[q, r, max(LH - 1 - m, 0)]
+                else:
+                    hist[q, r, j] = sv[q, r]
+                hist[q, r, j + L] = hist[q, r, j]
 n_samples = out.shape[1]
 cs = ({_COUPLING_ARRAYS})
-tn, phase, sample = {_int(0)}, 0, 0   # n % L, n % rec_every, n // rec_every: no divisions
-status[0], status[2] = -1, n_steps     # unless stopped or diverged below
-for n in range(n_steps):
+status[0], status[2] = -1, n1     # unless stopped or diverged below
+for n in range(n0, n1):
     if ctl[0] != 0:    # asked to stop (Ctrl-C): one load per step, no measurable cost
         status[0], status[2] = -2, n
         break
@@ -949,6 +968,7 @@ if phase == rec_every:
     sample += 1
 ''')
     w.dedent()
+    w("st[0], st[1], st[2] = tn, phase, sample     # for the next call")
     w.dedent()
     w.dedent()
     w()
