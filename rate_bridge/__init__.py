@@ -9,3 +9,4 @@ from .network import Network, Coupling  # noqa: E402
 from .simulate import (simulate, SimulationDiverged, SimulationInterrupted,  # noqa: E402
                        SimulationMemoryError)
 from . import measures, monitors, viz  # noqa: E402
+from . import fit  # noqa: E402
