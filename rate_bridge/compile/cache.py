@@ -83,6 +83,9 @@ def compiled_entry(spec, args):
     import numba
     types_ = tuple(numba.typeof(a) for a in args)
     module, _, key = kernel_for(spec)
+    if not module.run.signatures and not any(cache_dir().rglob(f"rb_kernel_{key}.run-*.nbi")):
+        logger.info(f"compiling the kernel for {_summary(spec)} (first time only: a few "
+                    f"seconds; later runs of this structure, any size, load it)")
     try:
         module.run.compile(types_)
     except Exception as err:
@@ -96,6 +99,14 @@ def compiled_entry(spec, args):
         module, _, key = kernel_for(spec)
         module.run.compile(types_)
     return module.run, key
+
+
+def _summary(spec):
+    """A structure in words: circuits, couplings, integrator, monitors."""
+    names = sorted({flat.name for flat in spec.flats})
+    words = [", ".join(names), f"{len(spec.couplings)} coupling(s)", spec.integrator]
+    return " / ".join(words + ([" + ".join(spec.monitors) + " monitors"] if spec.monitors
+                               else []))
 
 
 def _from_numba_cache(err):
