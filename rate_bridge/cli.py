@@ -52,20 +52,26 @@ def cmd_simulate(args):
     _refuse_existing([p for p in (out, png) if p is not None], args.overwrite)
     t0 = time.perf_counter()
     result, raw = run_config(cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if raw is None:
-        result.to_xarray().to_netcdf(out)
-        print(f"wrote {out}")
-    else:
-        raw.save(out, overwrite=args.overwrite)
-        print(f"wrote {out} ({len(raw.ch_names)} channels, {raw.times[-1]:.1f} s at "
-              f"{raw.info['sfreq']:g} Hz)")
-        if png is not None:
-            from .forward_models import save_psd_topomap
-            save_psd_topomap(raw, png)
-            print(f"wrote {png}")
+    _write_simulation(result, raw, out, png, args.overwrite)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _write_simulation(result, raw, out, png, overwrite):
+    """``simulate``'s outputs: the Result as NetCDF (rb.read_result reads it) when there is no
+    forward model, else the Raw as FIF and its PSD/topomap PNG."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if raw is None:
+        result.save(out, overwrite=overwrite)
+        print(f"wrote {out}")
+        return
+    raw.save(out, overwrite=overwrite)
+    print(f"wrote {out} ({len(raw.ch_names)} channels, {raw.times[-1]:.1f} s at "
+          f"{raw.info['sfreq']:g} Hz)")
+    if png is not None:
+        from .forward_models import save_psd_topomap
+        save_psd_topomap(raw, png)
+        print(f"wrote {png}")
 
 
 def _axis(text):

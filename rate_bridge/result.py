@@ -4,7 +4,11 @@ Vocabulary: a *region* is one circuit of the network (a row of the connectome); 
 population inside a circuit (``"pc"`` in ``"pc.v"``). Results are indexed by region.
 """
 import json
+import os
+import re
+import uuid
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -141,19 +145,29 @@ class Result:
         return pd.DataFrame(values, index=pd.Index(self.time, name="time"), columns=cols)
 
     def to_xarray(self):
-        """Return an :class:`xarray.Dataset`: one variable per recorded name, dimensions
-        ``(time, region)``; ``ds.to_netcdf(fname)`` saves it, :func:`read_result` reads it back.
+        """Return the whole result as an :class:`xarray.Dataset`.
+
+        One variable per recorded name, dimensions ``(time, region)`` (``"pc.v"`` as
+        ``pc_v``, its name and unit as attributes); each monitor's output as ``monitor_<i>``
+        with its own axis (``monitor_<i>_time`` in s or ``monitor_<i>_freqs`` in Hz) and
+        labels (``monitor_<i>_label``); provenance, status and monitor settings as JSON
+        attributes. :meth:`save` writes it, :func:`read_result` reads it back.
         """
         import xarray as xr
-        ds = xr.Dataset(
-            {v.replace(".", "_"): (("time", REGION_DIM), self._data[v],
-                                   {"unit": self.units.get(v, ""), "name": v})
-             for v in self.variables},
-            coords={"time": ("time", self.time, {"unit": "s"}), REGION_DIM: self.labels})
-        ds.attrs.update({k: str(v) for k, v in self.provenance.items()})
-        ds.attrs["rate_bridge_result"] = json.dumps(
+        keys = _variable_keys(self.variables)
+        variables = {keys[v]: (("time", REGION_DIM), self._data[v],
+                               {"unit": self.units.get(v, ""), "name": v})
+                     for v in self.variables}
+        coords = {"time": ("time", self.time, {"unit": "s"}), REGION_DIM: self.labels}
+        for i, mres in enumerate(self.monitors.values()):
+            _monitor_variables(i, mres, variables, coords)
+        ds = xr.Dataset(variables, coords)
+        ds.attrs.update({k: str(v) for k, v in self.provenance.items()
+                         if isinstance(k, str) and _ATTR_NAME.fullmatch(k)})
+        ds.attrs["rate_bridge_result"] = _dumps(
             {"provenance": self.provenance, "status": self.status,
-             "diverged_at": self.diverged_at}, default=_json_default)
+             "diverged_at": self.diverged_at, "units": self.units})
+        ds.attrs.update({_FORMAT_ATTR: "result", _VERSION_ATTR: FILE_VERSION})
         return ds
 
     @classmethod
@@ -165,7 +179,7 @@ class Result:
         ----------
         dataset : xarray.Dataset
             Variables of dimensions ``(time, region)``, each with its qualified ``name``
-            and ``unit`` attributes.
+            and ``unit`` attributes, and the monitors :meth:`to_xarray` writes.
 
         Returns
         -------
@@ -181,15 +195,49 @@ class Result:
                                  f"needs 'time' and {REGION_DIM!r}")
         data, units = {}, {}
         for key, var in dataset.data_vars.items():
+            if _MONITOR_ATTR in var.attrs or _MONITOR_PART in var.attrs:
+                continue
+            if set(var.dims) != {"time", REGION_DIM}:
+                raise ValueError(f"dataset variable {key!r} has dimensions {var.dims}; a "
+                                 f"recorded variable has ('time', {REGION_DIM!r})")
             name = str(var.attrs.get("name", key))
             data[name] = var.transpose("time", REGION_DIM).values
             units[name] = str(var.attrs.get("unit", ""))
         attrs = dict(dataset.attrs)
-        saved = json.loads(attrs.pop("rate_bridge_result", "null")) or {
+        saved = _loads(attrs.pop("rate_bridge_result", "null")) or {
             "provenance": attrs, "status": attrs.get("status", "completed")}
-        return cls(dataset["time"].values, data, [str(x) for x in dataset[REGION_DIM].values],
-                   units, saved["provenance"], status=saved["status"],
-                   diverged_at=saved.get("diverged_at"))
+        res = cls(dataset["time"].values, data, [str(x) for x in dataset[REGION_DIM].values],
+                  saved.get("units", units), saved["provenance"], status=saved["status"],
+                  diverged_at=saved.get("diverged_at"))
+        res.monitors = _read_monitors(dataset)
+        return res
+
+    def save(self, fname, overwrite=False):
+        """Save the result to a NetCDF-4 file (read back by :func:`read_result`).
+
+        Everything round-trips exactly: the samples (NaN included) in their dtype, time,
+        labels, units, status, ``diverged_at``, the provenance (nested dicts, lists, tuples,
+        numpy arrays; numpy scalars come back as Python numbers, other objects as their text)
+        and the monitors' outputs with their axes and settings (a Sensors monitor's
+        ForwardModel is not stored: its gain matrix and channel names are). The file is the
+        Dataset of :meth:`to_xarray`, readable by any NetCDF tool.
+
+        Parameters
+        ----------
+        fname : path-like
+            The file to write (``.nc`` by convention), written to a temporary file in the same
+            folder first and then renamed, so an existing file is never left half written.
+        overwrite : bool
+            Replace an existing file; otherwise an existing ``fname`` raises FileExistsError.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        ds = self.to_xarray()
+        return _write_atomic(fname, overwrite, lambda tmp: ds.to_netcdf(
+            tmp, engine="netcdf4", encoding=_exact_encoding(ds)))
 
     def plot(self, variables=None, regions=None, ax=None, show=False, *, nodes=None):
         """Plot time series of recorded variables (one axis per variable).
@@ -242,31 +290,206 @@ class Result:
 
 
 def read_result(fname):
-    """Read a Result saved with ``result.to_xarray().to_netcdf(fname)`` (or by
-    ``rate-bridge simulate`` without a forward model).
+    """Read a file written by :meth:`Result.save` or :meth:`ResultBatch.save` (also one
+    written by ``result.to_xarray().to_netcdf(fname)`` or ``rate-bridge simulate`` without a
+    forward model).
 
     Parameters
     ----------
-    fname : str | path-like
-        The netCDF file.
+    fname : path-like
+        The NetCDF file.
 
     Returns
     -------
-    Result
+    Result | ResultBatch
+        What the file holds: a ResultBatch for a file written by :meth:`ResultBatch.save`.
     """
     import xarray as xr
-    validate_type(fname, "path-like", "fname")
-    with xr.open_dataset(fname) as ds:
-        return Result.from_xarray(ds.load())
+    path = Path(validate_type(fname, "path-like", "fname"))
+    if not path.is_file():
+        raise FileNotFoundError(f"result file {path} does not exist" if not path.exists()
+                                else f"result file {path} is not a file")
+    try:
+        with xr.open_datatree(path, engine="netcdf4", **_EXACT_READ) as tree:
+            version, kind = tree.attrs.get(_VERSION_ATTR, 1), tree.attrs.get(_FORMAT_ATTR)
+            if int(version) > FILE_VERSION:
+                raise ValueError(f"the file's layout version {version} is newer than this "
+                                 f"rate_bridge's ({FILE_VERSION}): update rate_bridge")
+            if kind == "batch":
+                n = int(tree.attrs[_MEMBERS_ATTR])
+                return ResultBatch(Result.from_xarray(tree[f"member{k}"].to_dataset().load())
+                                   for k in range(n))
+            return Result.from_xarray(tree.to_dataset().load())
+    except Exception as err:        # a damaged or foreign file: name it, whatever broke
+        raise ValueError(f"{path} cannot be read as a rate_bridge result file (expected a "
+                         f"NetCDF-4 file written by Result.save or ResultBatch.save): "
+                         f"{type(err).__name__}: {err}") from err
 
 
-def _json_default(value):
-    """numpy scalars and arrays as plain numbers and lists; anything else as text."""
+# -- files -------------------------------------------------------------------------------------
+#: version of the file layout written by :meth:`Result.save` (root attribute)
+FILE_VERSION = 1
+_FORMAT_ATTR, _VERSION_ATTR, _MEMBERS_ATTR = ("rate_bridge_format", "rate_bridge_format_version",
+                                              "rate_bridge_members")
+_MONITOR_ATTR, _MONITOR_PART = "rate_bridge_monitor", "rate_bridge_monitor_part"
+_ATTR_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+# raw values back: no fill-value masking, no time decoding (NaN samples stay NaN as written)
+_EXACT_READ = dict(mask_and_scale=False, decode_times=False, decode_timedelta=False)
+
+
+def _write_atomic(fname, overwrite, write):
+    """``write(tmp)`` to a temporary file beside ``fname``, then rename it to ``fname``."""
+    path = Path(validate_type(fname, "path-like", "fname"))
+    validate_type(overwrite, bool, "overwrite")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give the name of the file to write")
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {path} does not exist")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise ValueError(f"cannot write {path}: {err}") from err
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _exact_encoding(ds):
+    """No fill value on numeric variables: every number is stored as it is."""
+    return {k: {"_FillValue": None} for k, v in ds.variables.items() if v.dtype.kind in "fiucb"}
+
+
+def _variable_keys(names):
+    """Dataset keys of recorded variables (``pc.v`` -> ``pc_v``), unique and not clashing with
+    the coordinates or the monitors."""
+    keys, used = {}, {"time", REGION_DIM}
+    for k, name in enumerate(names):
+        key = name.replace(".", "_")
+        if key in used or not key or "/" in key or key.startswith("monitor_"):
+            key = f"variable_{k}"
+        keys[name] = key
+        used.add(key)
+    return keys
+
+
+# what a MonitorResult holds besides its extras (count, mean, segments, ...)
+_MONITOR_RESULT_FIELDS = ("monitor", "kind", "name", "data", "labels", "unit", "time", "freqs")
+
+
+def _monitor_variables(i, mres, variables, coords):
+    """Add monitor ``i``'s output, axis, labels and array settings to ``variables``/``coords``;
+    its name, kind, unit and other settings go to a JSON attribute of its data."""
+    key = f"monitor_{i}"
+    data = np.asarray(mres.data)
+    axis = "time" if mres.time is not None else "freqs" if mres.freqs is not None else None
+    dims = [f"{key}_dim{d}" for d in range(data.ndim)]
+    lab_dim = f"{key}_label"
+    if data.ndim >= 2 and data.shape[-1] == len(mres.labels):
+        dims[-1] = lab_dim
+    coords[lab_dim] = (lab_dim, np.array(mres.labels, dtype=str))
+    if axis is not None:
+        values = np.asarray(getattr(mres, axis))
+        ax_dim = f"{key}_{axis}"
+        if data.ndim and data.shape[0] == len(values) and dims[0] != lab_dim:
+            dims[0] = ax_dim
+        coords[ax_dim] = (ax_dim, values, {"unit": "s" if axis == "time" else "Hz"})
+    meta = {"name": mres.name, "kind": mres.kind, "unit": mres.unit, "axis": axis}
+    for part, state in (("extra", {k: v for k, v in vars(mres).items()
+                                   if k not in _MONITOR_RESULT_FIELDS}),
+                        ("monitor", vars(mres.monitor))):
+        meta[part], meta[f"{part}_arrays"], meta[f"{part}_order"] = {}, {}, list(state)
+        for name, value in state.items():
+            if isinstance(value, np.ndarray):
+                vkey = f"{key}_{part}_{len(meta[f'{part}_arrays'])}"
+                variables[vkey] = ([f"{vkey}_dim{d}" for d in range(value.ndim)], value,
+                                   {_MONITOR_PART: i})
+                meta[f"{part}_arrays"][name] = vkey
+            else:
+                meta[part][name] = value
+    # objects (a Sensors monitor's ForwardModel) are not stored: they read back as None
+    variables[key] = (dims, data, {_MONITOR_ATTR: _dumps(meta, unknown=lambda v: None)})
+
+
+def _read_monitors(ds):
+    """``{name: MonitorResult}`` from the monitor variables of a :meth:`Result.to_xarray`
+    Dataset, in their order."""
+    from .monitors import Monitor, MonitorResult
+    classes, todo = {}, [Monitor]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        classes.setdefault(cls.kind, cls)
+    found = sorted((int(k.rsplit("_", 1)[1]), k) for k, v in ds.data_vars.items()
+                   if _MONITOR_ATTR in v.attrs)
+    out = {}
+    for _, key in found:
+        meta = _loads(ds[key].attrs[_MONITOR_ATTR])
+        if meta["kind"] not in classes:
+            raise ValueError(f"monitor {meta['name']!r} is of kind {meta['kind']!r}, not one "
+                             f"of this version's kinds {sorted(k for k in classes if k)}")
+        state = {}
+        for part in ("extra", "monitor"):     # values, then arrays, in the saved order
+            values = {**meta[part], **{n: ds[v].values for n, v in
+                                       meta[f"{part}_arrays"].items()}}
+            state[part] = {n: values[n] for n in meta[f"{part}_order"]}
+        monitor = object.__new__(classes[meta["kind"]])     # its settings as saved
+        monitor.__dict__.update(state["monitor"])
+        axis = meta["axis"]
+        axes = {axis: ds[f"{key}_{axis}"].values} if axis else {}
+        out[meta["name"]] = MonitorResult(
+            monitor, ds[key].values, [str(x) for x in ds[f"{key}_label"].values],
+            meta["unit"], **axes, **state["extra"])
+    return out
+
+
+# -- JSON with numpy arrays, tuples and non-text keys ------------------------------------------
+_TAGS = ("__ndarray__", "__tuple__", "__items__")
+
+
+def _encode(value, unknown=str):
+    """``value`` as plain JSON types, arrays, tuples and dicts with non-text keys tagged;
+    numpy scalars as Python numbers; anything else ``unknown(value)``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
     if isinstance(value, np.generic):
-        return value.item()
+        return _encode(value.item(), unknown)
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+        return {"__ndarray__": _encode(value.tolist(), unknown), "dtype": value.dtype.str,
+                "shape": list(value.shape)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, unknown) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, unknown) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and k not in _TAGS for k in value):
+            return {k: _encode(v, unknown) for k, v in value.items()}
+        return {"__items__": [[_encode(k, unknown), _encode(v, unknown)]
+                              for k, v in value.items()]}
+    return unknown(value)
+
+
+def _decode(obj):
+    """json.loads object hook undoing :func:`_encode`'s tags."""
+    if "__ndarray__" in obj:
+        return np.array(obj["__ndarray__"], dtype=obj["dtype"]).reshape(obj["shape"])
+    if "__tuple__" in obj:
+        return tuple(obj["__tuple__"])
+    if "__items__" in obj:
+        return {k: v for k, v in obj["__items__"]}
+    return obj
+
+
+def _dumps(value, unknown=str):
+    return json.dumps(_encode(value, unknown), allow_nan=True)
+
+
+def _loads(text):
+    return json.loads(text, object_hook=_decode)
 
 
 class ResultBatch(list):
@@ -280,6 +503,36 @@ class ResultBatch(list):
     def status(self):
         """How each run ended: ``"completed"``, ``"diverged"`` or ``"interrupted"``."""
         return [r.status for r in self]
+
+    def save(self, fname, overwrite=False):
+        """Save every run to one NetCDF-4 file (read back by :func:`read_result`).
+
+        Member ``k`` is the group ``member<k>`` of the file, holding what
+        :meth:`Result.save` writes for one result (members may differ in length, variables
+        or monitors); the root group says how many there are.
+
+        Parameters
+        ----------
+        fname : path-like
+            The file to write (written to a temporary file beside it, then renamed).
+        overwrite : bool
+            Replace an existing file; otherwise an existing ``fname`` raises FileExistsError.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        import xarray as xr
+        for k, res in enumerate(self):
+            validate_type(res, Result, f"ResultBatch[{k}]")
+        groups = {f"member{k}": res.to_xarray() for k, res in enumerate(self)}
+        root = xr.Dataset(attrs={_FORMAT_ATTR: "batch", _VERSION_ATTR: FILE_VERSION,
+                                 _MEMBERS_ATTR: len(self)})
+        tree = xr.DataTree.from_dict({"/": root, **groups})
+        encoding = {f"/{g}": _exact_encoding(ds) for g, ds in groups.items()}
+        return _write_atomic(fname, overwrite, lambda tmp: tree.to_netcdf(
+            tmp, engine="netcdf4", encoding=encoding))
 
     def __repr__(self):
         bad = {s: self.status.count(s) for s in ("diverged", "interrupted") if s in self.status}

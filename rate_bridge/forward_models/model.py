@@ -12,7 +12,9 @@ from ..utils import (UnknownNameError, check_option, logger, progress_bar, valid
                      verbose)
 from .signals import SourceSignal, region_order, resolve_moment_scale
 
-_UNITS = {"eeg": "V", "mag": "T", "grad": "T/m"}
+_UNITS = {"eeg": "V", "mag": "T", "grad": "T/m", "seeg": "V", "ecog": "V", "dbs": "V"}
+#: Channel types whose potentials are re-referenced (``reference=``), each on its own.
+_ELECTRODES = ("eeg", "ecog", "seeg", "dbs")
 
 
 class SourceMap:
@@ -46,15 +48,16 @@ class SourceMap:
 
 
 class ForwardModel:
-    """Lead field of brain regions on EEG/MEG sensors.
+    """Lead field of brain regions on EEG/MEG sensors or intracranial contacts.
 
     Parameters
     ----------
     gain : array-like, shape (n_channels, n_regions)
-        Sensor signal per A·m of region moment: V/(A·m) for EEG, T/(A·m) for magnetometers,
-        T/(m·A·m) for gradiometers; rows in ``info.ch_names`` order.
+        Sensor signal per A·m of region moment: V/(A·m) for EEG and intracranial (sEEG, ECoG,
+        DBS) contacts, T/(A·m) for magnetometers, T/(m·A·m) for gradiometers; rows in
+        ``info.ch_names`` order.
     info : mne.Info
-        The sensors (EEG and/or MEG channels only).
+        The sensors (EEG, MEG, seeg, ecog and/or dbs channels only).
     labels : list of str
         Region labels of the gain's columns.
     forward : mne.Forward | None
@@ -98,9 +101,9 @@ class ForwardModel:
         if len(set(labels)) != len(labels):
             raise ValueError("region labels are not unique")
         types = set(info.get_channel_types())
-        if not types <= {"eeg", "mag", "grad"}:
-            raise ValueError(f"the Info must hold only EEG/MEG channels, got types "
-                             f"{sorted(types)}")
+        if not types <= set(_UNITS):
+            raise ValueError(f"the Info must hold only EEG/MEG/sEEG/ECoG/DBS channels "
+                             f"({', '.join(_UNITS)}), got types {sorted(types)}")
         self.gain = gain
         self.gain.flags.writeable = False
         self.info = info
@@ -137,7 +140,8 @@ class ForwardModel:
         Parameters
         ----------
         picks : str | list of str
-            Channel type(s) (``"eeg"``, ``"meg"``, ``"mag"``, ``"grad"``) or channel names.
+            Channel type(s) (``"eeg"``, ``"meg"``, ``"mag"``, ``"grad"``, ``"seeg"``,
+            ``"ecog"``, ``"dbs"``) or channel names.
         """
         import mne
         if isinstance(picks, str):
@@ -145,7 +149,7 @@ class ForwardModel:
         types = self.info.get_channel_types()
         want = set()
         for p in picks:
-            if p in ("eeg", "mag", "grad"):
+            if p in _UNITS and p in types:
                 want |= {k for k, t in enumerate(types) if t == p}
             elif p == "meg":
                 want |= {k for k, t in enumerate(types) if t in ("mag", "grad")}
@@ -250,12 +254,15 @@ class ForwardModel:
         reference : "average" | "projection" | str | list of str | None
             EEG reference: the average (applied), an average-reference projector (not applied,
             as MNE's inverse methods prefer), channel name(s), or None to keep the model's
-            potentials (relative to infinity in a sphere, or to the BEM's own zero).
+            potentials (relative to infinity in a sphere or an infinite medium, or to the BEM's
+            own zero). sEEG, ECoG and DBS channels are referenced the same way, each type on
+            its own (a common average per type by default); for bipolar montages pass None and
+            use :func:`mne.set_bipolar_reference`.
         noise : float | dict | mne.Covariance | None
             Sensor noise added with :func:`mne.simulation.add_noise` (before referencing): a
             covariance, a dict of white-noise standard deviations per channel type
-            (``{"eeg": 1e-6, "mag": 20e-15, "grad": 5e-13}`` in V, T, T/m), or a number for a
-            model with one channel type.
+            (``{"eeg": 1e-6, "mag": 20e-15, "grad": 5e-13}`` in V, T, T/m; ``"seeg"``,
+            ``"ecog"``, ``"dbs"`` in V), or a number for a model with one channel type.
         events : array | list | dict | mne.Annotations | None
             Stimuli to annotate: MNE events (n, 3) with sample numbers counted from the
             result's first sample, onsets in s on the result's time axis (list of numbers,
@@ -323,10 +330,10 @@ class ForwardModel:
             noise = {types[0]: float(noise)}
         validate_type(noise, dict, "noise", "a number, a dict of standard deviations per "
                       "channel type or an mne.Covariance")
-        unknown = set(noise) - {"eeg", "mag", "grad"}
+        unknown = set(noise) - set(_UNITS)
         if unknown:
-            raise UnknownNameError(f"noise keys must be channel types 'eeg', 'mag', 'grad'; "
-                                   f"got {sorted(unknown)}")
+            raise UnknownNameError(f"noise keys must be channel types "
+                                   f"{', '.join(map(repr, _UNITS))}; got {sorted(unknown)}")
         missing = set(types) - set(noise)
         if missing:
             raise ValueError(f"noise gives no level for channel type(s) {sorted(missing)} "
@@ -335,7 +342,11 @@ class ForwardModel:
             if not np.isfinite(val) or val < 0:
                 raise ValueError(f"noise level for {key} must be >= 0, got {val}")
         std = {k: max(float(v), 1e-300) for k, v in noise.items()}
-        return mne.make_ad_hoc_cov(self.info, std=std, verbose=False)
+        if set(types) <= {"eeg", "mag", "grad"}:
+            return mne.make_ad_hoc_cov(self.info, std=std, verbose=False)
+        # make_ad_hoc_cov knows EEG/MEG only: the same diagonal covariance for every type
+        var = np.array([std[t] ** 2 for t in self.info.get_channel_types()])
+        return mne.Covariance(var, self.info.ch_names, [], [], nfree=1, verbose=False)
 
     # -- trials -----------------------------------------------------------------------------
     @verbose
@@ -452,6 +463,80 @@ class ForwardModel:
             return mne.SourceEstimate(data, sm.vertices, tmin, tstep, subject=subject)
         return mne.VolSourceEstimate(data, sm.vertices, tmin, tstep, subject=subject)
 
+    # -- files ------------------------------------------------------------------------------
+    @verbose
+    def save(self, fname, overwrite=False, *, verbose=None):
+        """Save the forward model (gain, Info, labels, source map, MNE forward, provenance).
+
+        Read it back with :func:`~rate_bridge.forward_models.read_forward_model`; see
+        :mod:`~rate_bridge.forward_models.storage` for the format.
+
+        Parameters
+        ----------
+        fname : path-like
+            The file (a zip archive; e.g. ``"sub-01-rbfwd.zip"``), replaced atomically.
+        overwrite : bool
+            Replace an existing file; otherwise a FileExistsError.
+        %(verbose)s
+
+        Returns
+        -------
+        fname : pathlib.Path
+        """
+        from .storage import save_forward_model
+        return save_forward_model(self, fname, overwrite=overwrite)
+
+    # -- sharing ----------------------------------------------------------------------------
+    @verbose
+    def to_bids(self, result, bids_root, subject, task, session=None, run=None, *,
+                signal=None, moment_scale=None, reference="average", noise=None, events=None,
+                event_id=None, random_state=None, line_freq=None, format="auto", space=None,
+                overwrite=False, verbose=None):
+        """Write the simulation as a BIDS EEG/MEG/iEEG dataset (needs ``mne-bids``).
+
+        The sensor data of :meth:`to_raw` go through :func:`mne_bids.write_raw_bids`; the
+        result itself (the ground-truth sources) goes to ``derivatives/rate_bridge/`` as
+        NetCDF, with a JSON sidecar holding the full provenance (simulation, forward model,
+        projection, versions) under ``"RateBridgeProvenance"`` (:mod:`rate_bridge.bids`).
+
+        Parameters
+        ----------
+        result : Result
+        bids_root : path-like
+            Root folder of the BIDS dataset (created or added to).
+        subject, task : str
+            BIDS entities (letters and digits).
+        session, run : str | int | None
+            Optional BIDS entities.
+        line_freq : float | None
+            ``PowerLineFrequency`` of the sidecar (None: ``"n/a"``, a simulation has none).
+        format : "auto" | "BrainVision" | "EDF" | "FIF" | ...
+            File format (mne-bids' ``format``); auto: BrainVision (float32) for EEG and
+            iEEG, FIF (float64) for MEG.
+        space : str | None
+            BIDS space of the electrode positions (e.g. ``"ACPC"`` or an MNI template for
+            iEEG contacts in those coordinates); None: from the positions' frame (iEEG
+            contacts in MNE's head or MRI frame: ``"Other"``, described in the
+            coordsystem JSON).
+        overwrite : bool
+            Replace this recording's files if they exist (otherwise FileExistsError).
+        %(verbose)s
+        (signal, moment_scale, reference, noise, events, event_id, random_state as in
+        :meth:`to_raw`)
+
+        Returns
+        -------
+        dict
+            ``raw`` (the recording's :class:`mne_bids.BIDSPath`), ``sidecar`` (its JSON),
+            ``sources`` (the Result file) and ``provenance`` (the sources' JSON sidecar).
+        """
+        from ..bids import write_bids
+        return write_bids(self, result, bids_root, subject, task, session, run, signal=signal,
+                          moment_scale=moment_scale, reference=reference, noise=noise,
+                          events=events, event_id=event_id, random_state=random_state,
+                          line_freq=line_freq, format=format, space=space,
+                          overwrite=overwrite)
+
     # -- plots ------------------------------------------------------------------------------
     def save_sensor_plots(self, raw, fname, **kwargs):
         """Save a PNG of the sensor PSD and a band-power topomap.
@@ -503,19 +588,26 @@ def _add_noise(inst, cov, seed):
 
 
 def _set_reference(inst, reference):
-    if reference is None or not any(t == "eeg" for t in inst.get_channel_types()):
+    """EEG and each intracranial type (ecog, seeg, dbs) re-referenced on its own."""
+    present = set(inst.get_channel_types())
+    kinds = [t for t in _ELECTRODES if t in present]
+    if reference is None or not kinds:
         return
-    if reference == "average":
-        inst.set_eeg_reference("average", projection=False, verbose=False)
-    elif reference == "projection":
-        inst.set_eeg_reference("average", projection=True, verbose=False)
-    else:
-        refs = [reference] if isinstance(reference, str) else list(reference)
-        missing = [r for r in refs if r not in inst.ch_names]
-        if missing:
-            raise ValueError(f"reference channel(s) {missing} are not EEG channels of the "
-                             f"model; expected 'average', 'projection', None or channel names")
-        inst.set_eeg_reference(refs, projection=False, verbose=False)
+    if reference in ("average", "projection"):
+        for kind in kinds:
+            inst.set_eeg_reference("average", projection=reference == "projection",
+                                   ch_type=kind, verbose=False)
+        return
+    refs = [reference] if isinstance(reference, str) else list(reference)
+    names = dict(zip(inst.ch_names, inst.get_channel_types()))
+    missing = [r for r in refs if names.get(r) not in _ELECTRODES]
+    if missing:
+        raise ValueError(f"reference channel(s) {missing} are not EEG/sEEG/ECoG/DBS channels "
+                         f"of the model; expected 'average', 'projection', None or channel "
+                         f"names")
+    for kind in sorted({names[r] for r in refs}, key=_ELECTRODES.index):
+        inst.set_eeg_reference([r for r in refs if names[r] == kind], projection=False,
+                               ch_type=kind, verbose=False)
 
 
 def _meas_date(meas_date, result):
