@@ -86,36 +86,78 @@ def _axis(text):
     return name, [float(v) for v in spec.split(",")]
 
 
+_SWEEP_EPILOG = """\
+output: one CSV row per grid point, columns
+  <each --param NAME>  the value of that axis at this point
+  mean                 mean over time (after --skip) and regions of the first recorded
+                       variable (simulation.record, e.g. pc.v), in its unit
+  std                  its standard deviation over time, averaged over regions
+  peak_hz              frequency (Hz) of the peak (above 0 Hz) of its Welch power spectrum
+                       averaged over regions
+  status               "completed", or "diverged" (features then empty)
+Each point uses noise seed simulation.seed + its row number.
+
+example:
+  rate-bridge sweep --param pc.u=100:300:11 --param global_coupling=0,0.1 -o sweep.csv
+"""
+
+
 def cmd_sweep(args):
-    from .config import build_connectome, load_config
+    from .config import build_connectome, load_config, regional_values
     from .network import Network
-    from .sweep import grid, summary_features, sweep
     from .utils import set_log_level
     set_log_level("info" if not args.quiet else "warning")
     cfg = load_config(args.config, _overrides(args.set))
     _refuse_existing([Path(args.output)], args.overwrite)
+    if not args.param:
+        raise SystemExit("rate-bridge sweep: give at least one --param NAME=START:STOP:NUM or "
+                         "NAME=V1,V2,... (see rate-bridge sweep --help)")
+    axes = dict(_axis(p) for p in args.param)
     conn = build_connectome(cfg["connectome"])
     cpl = cfg["coupling"]
     net = Network.from_connectome(conn, node=cfg["model"], coupling=(cpl["source"], cpl["target"]),
                                   coupling_function=cpl.get("function"),
+                                  coupling_params=cpl.get("params"),
                                   global_coupling=cfg.get("global_coupling", 1.0),
                                   speed=cfg.get("speed"))
-    if not args.param:
-        raise SystemExit("give at least one --param name=start:stop:num")
-    design = grid(**dict(_axis(p) for p in args.param))
-    base = cfg.get("params") or {}
-    design_full = [{**base, **d} for d in design]
-    sim = dict(cfg["simulation"])
-    variable = (sim.get("record") or list(net.initial_state))[0]   # recorded by default
-    df = sweep(net, design_full, sim.pop("duration"), sim.pop("dt"),
-               batch_size=args.batch_size, seed=sim.pop("seed", 0),
-               noise=cfg.get("noise") or {}, reduce=lambda r: summary_features(r, variable,
-                                                                             skip=args.skip),
-               **{k: v for k, v in sim.items() if k != "seed"})
-    df.to_csv(args.output, index=False)
-    print(df.to_string(max_rows=20))
+    from .sweep import grid
+    base = regional_values(cfg.get("params"), conn, "params")
+    design = [{**base, **d} for d in grid(**axes)]
+    table = _sweep_with_progress(net, design, cfg, conn, args)
+    table = table.drop(columns=[k for k in base if k not in axes])   # fixed, maybe per region
+    table.to_csv(args.output, index=False)
+    print(table.to_string(max_rows=20))
     print(f"wrote {args.output}")
     return 0
+
+
+def _sweep_with_progress(net, design, cfg, conn, args):
+    """Run the design batch by batch (``--batch-size`` members per kernel call), with a
+    progress bar counting members; the table has one row per member."""
+    import os
+
+    import pandas as pd
+    from mne.utils import ProgressBar
+
+    from .config import regional_values
+    from .sweep import summary_features, sweep
+    sim = dict(cfg["simulation"])
+    duration, dt, seed = sim.pop("duration"), sim.pop("dt"), sim.pop("seed", 0)
+    variable = (sim.get("record") or list(net.initial_state))[0]   # recorded by default
+    noise = regional_values(cfg.get("noise"), conn, "noise")
+    size = args.batch_size or os.cpu_count() or 1
+    if size < 1:
+        raise ValueError(f"--batch-size must be a positive int, got {size}")
+    bar = ProgressBar(len(design), mesg="sweep members") if not args.quiet else None
+    tables = []
+    for start in range(0, len(design), size):
+        tables.append(sweep(net, design[start:start + size], duration, dt, batch_size=size,
+                            seed=seed + start, noise=noise, verbose="warning",
+                            reduce=lambda r: summary_features(r, variable, skip=args.skip),
+                            **sim))
+        if bar is not None:
+            bar.update(start + len(tables[-1]))
+    return pd.concat(tables, ignore_index=True)
 
 
 def cmd_templates(args):
@@ -147,16 +189,32 @@ def main(argv=None):
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_simulate)
-    s = sub.add_parser("sweep", help="grid sweep of parameters, batched in one kernel")
-    s.add_argument("config", nargs="?")
+    s = sub.add_parser(
+        "sweep", help="grid sweep of parameters, batched in one kernel",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Simulate the configuration's network at every point of a grid of\n"
+                    "parameters (the product of the --param axes), several points per kernel\n"
+                    "call, and write one CSV row of summary features per point.",
+        epilog=_SWEEP_EPILOG)
+    s.add_argument("config", nargs="?", help="YAML configuration (default: the packaged one; "
+                                             "see `rate-bridge show-config`)")
     s.add_argument("--param", action="append", metavar="NAME=START:STOP:NUM",
-                   help="an axis, e.g. --param pc.u=100:300:11 --param global_coupling=0,0.1")
-    s.add_argument("-o", "--output", default="sweep.csv")
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--skip", type=float, default=1.0, help="transient to ignore (s)")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE")
+                   help="an axis of the grid, repeatable: NAME=START:STOP:NUM (NUM values, "
+                        "ends included) or NAME=V1,V2,...; NAME is a parameter "
+                        "(pc.u), global_coupling or speed; e.g. --param pc.u=100:300:11 "
+                        "--param global_coupling=0,0.1")
+    s.add_argument("-o", "--output", default="sweep.csv",
+                   help="output CSV (default: %(default)s; columns below)")
+    s.add_argument("--batch-size", type=int, default=None,
+                   help="points per kernel call, run in parallel; progress is shown after "
+                        "each batch (default: the number of CPU cores)")
+    s.add_argument("--skip", type=float, default=1.0,
+                   help="initial transient left out of the features, in s (default: "
+                        "%(default)s)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a configuration field, e.g. --set simulation.duration=5")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no log and no progress bar")
     s.set_defaults(func=cmd_sweep)
     c = sub.add_parser("show-config", help="print the default configuration")
     c.set_defaults(func=lambda a: print(

@@ -56,6 +56,8 @@ def load_config(path=None, overrides=None):
     for key, value in (overrides or {}).items():
         node = cfg
         parts = key.split(".")
+        if parts[0] in ("params", "noise") and len(parts) > 2:   # names hold dots: pc.u
+            parts = [parts[0], ".".join(parts[1:])]
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
@@ -97,8 +99,62 @@ def build_connectome(spec):
     """``"tvb:76"`` (tvb-data) or a path to any connectome file."""
     from . import adapters
     if isinstance(spec, str) and spec.startswith("tvb:"):
-        return adapters.read_tvb_connectome(n_regions=int(spec.split(":", 1)[1]))
+        try:
+            return adapters.read_tvb_connectome(n_regions=int(spec.split(":", 1)[1]))
+        except ImportError as err:
+            raise ImportError(f"connectome: {spec!r} needs tvb-data ({err}). Or use your own "
+                              f"connectome: set 'connectome: path/to/file' in a configuration "
+                              f"file (any format rate_bridge.adapters.read_connectome reads: "
+                              f"TVB zip or folder, .npy/.npz/.mat/.csv/.tsv/.txt matrices, "
+                              f".graphml), e.g. `rate-bridge simulate --set "
+                              f"connectome=my_connectome.zip`; in Python, "
+                              f"rb.Network.from_connectome(rb.adapters.read_connectome(path), "
+                              f"node='jansen_rit', ...)") from None
     return adapters.read_connectome(spec)
+
+
+def regional_values(values, conn, where="params"):
+    """Resolve a ``params``/``noise`` mapping against a connectome: a value given as
+    ``{anterior: a, posterior: p}`` becomes one value per region, linear in the region centre's
+    anterior-posterior position (``a`` at the most anterior centre, ``p`` at the most posterior).
+
+    Parameters
+    ----------
+    values : dict
+        Name -> number, per-region list, or ``{anterior: a, posterior: p}``.
+    conn : Connectome
+        Its ``centres`` and ``coord_frame`` (or hemisphere flags) give the axis.
+    where : str
+        The configuration field, for error messages.
+
+    Returns
+    -------
+    dict
+    """
+    out = {}
+    for name, value in (values or {}).items():
+        if not isinstance(value, dict):
+            out[name] = value
+            continue
+        ends = [value.get(k) for k in ("anterior", "posterior")]
+        if set(value) != {"anterior", "posterior"} or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in ends):
+            raise ConfigError(f"{where}.{name}: a gradient is {{anterior: number, posterior: "
+                              f"number}}, got {value!r}")
+        if conn.centres is None:
+            raise ConfigError(f"{where}.{name}: an anterior-posterior gradient needs region "
+                              f"centres, and connectome {conn.name!r} has none")
+        out[name] = (ends[0] + (ends[1] - ends[0]) * _posteriority(conn)).tolist()
+    return out
+
+
+def _posteriority(conn):
+    """0 at the most anterior region centre, 1 at the most posterior (placement's axes)."""
+    import numpy as np
+    from .forward_models.placement import axes_matrix, infer_axes
+    code, _ = infer_axes(conn.centres, conn.hemispheres, conn.coord_frame)
+    y = (np.asarray(conn.centres, float) @ axes_matrix(code).T)[:, 1]     # RAS: +y anterior
+    return (y.max() - y) / max(np.ptp(y), 1e-12)
 
 
 def run_config(cfg, verbose=None):
@@ -121,8 +177,10 @@ def run_config(cfg, verbose=None):
                                   speed=cfg.get("speed"))
     sim = dict(cfg["simulation"])
     logger.info(f"simulating {net}")
-    result = simulate(net, sim.pop("duration"), sim.pop("dt"), params=cfg.get("params") or {},
-                      noise=cfg.get("noise") or {}, verbose=verbose, **sim)
+    result = simulate(net, sim.pop("duration"), sim.pop("dt"),
+                      params=regional_values(cfg.get("params"), conn, "params"),
+                      noise=regional_values(cfg.get("noise"), conn, "noise"), verbose=verbose,
+                      **sim)
     fwd = cfg["forward"]
     if fwd.get("kind", "sphere") == "none":
         return result, None

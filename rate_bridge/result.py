@@ -280,10 +280,11 @@ class Result:
             fig = axes[0].figure
         for a, var in zip(axes, variables):
             a.plot(self.time, self[var][:, idx], lw=0.8)
-            a.set_ylabel(f"{var} ({self.units.get(var, '')})")
+            a.set_ylabel(f"{var} ({self.units.get(var) or 'a.u.'})")
             if len(idx) > 1 and len(idx) <= 10:
                 a.legend([self.labels[i] for i in idx], fontsize="x-small", ncol=5)
-        axes[-1].set_xlabel("time (s)")
+        for a in axes[:len(variables)] if ax is not None else axes[-1:]:   # ours share x
+            a.set_xlabel("time (s)")
         if show:
             plt.show()
         return fig

@@ -43,7 +43,7 @@ def _labels(labels, n, name="labels"):
 
 
 def plot_fc(matrix, labels=None, *, ax=None, cmap="RdBu_r", vmin=-1.0, vmax=1.0,
-            title="Functional connectivity", show=False):
+            title="Functional connectivity", what="region", show=False):
     """Plot an FC matrix with its region (or channel) labels.
 
     Parameters
@@ -59,6 +59,8 @@ def plot_fc(matrix, labels=None, *, ax=None, cmap="RdBu_r", vmin=-1.0, vmax=1.0,
     vmin, vmax : float
         Colour limits.
     title : str | None
+    what : str
+        What the rows are, for the axis labels (``"region"``, ``"channel"``).
     show : bool
         Show the figure.
 
@@ -76,6 +78,9 @@ def plot_fc(matrix, labels=None, *, ax=None, cmap="RdBu_r", vmin=-1.0, vmax=1.0,
         ticks = np.arange(0, len(labels), every)
         ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize="xx-small")
         ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize="xx-small")
+    index = "" if labels is not None else " (index)"
+    ax.set_xlabel(f"{what}{index}")
+    ax.set_ylabel(f"{what}{index}")
     ax.set_title(title or "")
     return _finish(fig, show)
 
@@ -103,7 +108,7 @@ def plot_fcd(matrix, times=None, *, ax=None, cmap="viridis", vmin=None, vmax=Non
     """
     m = _matrix(matrix, "matrix")
     fig, ax = _axes(ax, (6, 5))
-    extent, unit = None, "window"
+    extent, unit = None, "window (index)"
     if times is not None:
         t = np.asarray(times, dtype=float)
         if t.shape != (m.shape[0],):
@@ -157,7 +162,7 @@ def plot_psd(freqs, power, labels=None, *, ax=None, log=True, fmin=None, fmax=No
         ax.set_yscale("log")
     ax.set_xlim(f[0] if fmin is None else fmin, f[-1] if fmax is None else fmax)
     ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel(f"power ({unit}²/Hz)" if unit else "power density")
+    ax.set_ylabel(f"power ({unit or 'a.u.'}²/Hz)")
     if labels is not None and len(labels) <= 10:
         ax.legend(lines, labels, fontsize="x-small", ncol=2)
     return _finish(fig, show)

@@ -69,6 +69,7 @@ def save_psd_topomap(raw, fname, *, fmin=1.0, fmax=45.0, band=None, ch_type=None
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1.6, 1))
         with mne.utils.use_log_level("warning"):
             spec.plot(axes=axes[0], show=False, average=False, amplitude=False)
+        axes[0].set_xlabel("Frequency (Hz)")            # MNE leaves it to the caller's axes
         info = mne.pick_info(raw.info, mne.pick_types(raw.info, meg=ch_type if ch_type != "eeg"
                                                       else False, eeg=ch_type == "eeg",
                                                       exclude="bads"))
