@@ -3,6 +3,7 @@ divergence, bad input, and the compiled-kernel cache.
 
 Every run uses conftest.py's shared structures (oscillator, sde_network, leaky_network): no
 kernel of its own."""
+import os
 import subprocess
 import sys
 
@@ -253,3 +254,48 @@ def test_inputs_noise_and_records_share_one_kernel(leaky_network):
     exact = 1 - (1 - h + h ** 2 / 2) ** np.arange(100)
     np.testing.assert_allclose(runs[2]["n.x"][:, 0], exact, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(runs[3]["n.x"], np.repeat(runs[2]["n.x"], 5, axis=1))
+
+
+def test_a_long_run_logs_progress_and_stops_on_sigint_keeping_its_samples(tmp_path):
+    """A run of ~minutes in a subprocess: progress lines at verbose="info", then SIGINT (what
+    Ctrl-C sends) stops it within a second with the samples so far, saved and read back."""
+    import signal
+    import threading
+    import time
+
+    from rate_bridge.compile.cache import cache_dir
+    code = (
+        "import sys, rate_bridge as rb\n"
+        "from rate_bridge.model import Circuit, Node, Operator, Variable\n"
+        "op = Operator('osc_op', ['d/dt * x = v', 'd/dt * v = -w**2 * x - 2 * z * w * v'],\n"
+        "              {'x': Variable('state', 1.0), 'v': Variable('state', 0.0),\n"
+        "               'w': Variable('parameter', 20.0), 'z': Variable('parameter', 0.1)})\n"
+        "try:\n"
+        "    rb.simulate(Circuit('osc', {'n': Node('n', [op])}), 1e5, 1e-4, integrator='rk4',\n"
+        "                record=['n.x'], sampling_rate=1.0, verbose='info')\n"
+        "except rb.SimulationInterrupted as err:\n"
+        "    print('interrupted', err.result.provenance['steps_done'], flush=True)\n"
+        "    err.result.save(sys.argv[1])\n")
+    path = tmp_path / "partial.nc"
+    env = {**os.environ, "RATE_BRIDGE_CACHE": str(cache_dir())}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    progress, stopped = threading.Event(), []
+    threading.Thread(target=lambda: [progress.set() for line in proc.stderr
+                                     if "simulated" in line and "%" in line],
+                     daemon=True).start()
+    try:
+        assert progress.wait(90), "no progress line"
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        line = proc.stdout.readline()
+        stopped.append(time.perf_counter() - sent)
+        proc.wait(30)
+    finally:
+        proc.kill()
+    assert line.startswith("interrupted") and stopped[0] < 1.0
+    res = rb.read_result(path)
+    steps = int(line.split()[1])
+    assert res.status == "interrupted" and res.provenance["steps_done"] == steps > 10 ** 6
+    kept = (steps - 1) // 10 ** 4 + 1
+    assert np.isfinite(res["n.x"][:kept]).all() and np.isnan(res["n.x"][kept:]).all()
