@@ -344,13 +344,15 @@ class MonitorResult:
 
     @property
     def cov(self):
+        """(covariance monitors) the covariance matrix, ``data``."""
+        if self.kind != "covariance":
+            raise AttributeError(f"a {self.kind} monitor has no cov (use Covariance)")
         return self.data
 
     @property
     def fc(self):
-        if self.kind != "covariance":
-            raise AttributeError(f"a {self.kind} monitor has no fc (use Covariance)")
-        sd = np.sqrt(np.diag(self.data))
+        """(covariance monitors) the correlation matrix."""
+        sd = np.sqrt(np.diag(self.cov))
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.data / np.outer(sd, sd)
 
