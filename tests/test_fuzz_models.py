@@ -20,7 +20,7 @@ from rate_bridge.compile.cache import kernel_for
 from rate_bridge.model import ModelError, load_template, parse_expression
 from rate_bridge.model.expressions import CONSTANTS, FUNCTIONS, evaluate, to_source, unparse
 
-FUZZ = settings(max_examples=60, deadline=2000, derandomize=True,
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True,  # no timing: CI is loaded
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 

@@ -322,7 +322,7 @@ def test_names_changed_by_hand_are_checked_again_before_compiling():
 
 # -- fuzz --------------------------------------------------------------------------------------
 # names in model files are fuzzed, down to the generated kernel, in test_fuzz_models.py
-@settings(max_examples=80, deadline=2000)
+@settings(max_examples=80, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzz_yaml_text_gives_data_or_model_error(text):
     try:
