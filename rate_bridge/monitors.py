@@ -256,7 +256,8 @@ class Covariance(_Sampled):
     def decode(self, out, dt, n_steps, labels, unit):
         R = len(labels)
         n = int(out[0])
-        mean, m2 = out[1:1 + R], out[1 + R:].reshape(R, R)
+        mean, m2 = out[1:1 + R], np.triu(out[1 + R:].reshape(R, R))
+        m2 = m2 + np.triu(m2, 1).T           # the kernel updates the upper triangle only
         return MonitorResult(self, m2 / max(n - 1, 1), labels, unit, count=n, mean=mean)
 
 

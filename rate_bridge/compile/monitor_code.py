@@ -12,8 +12,8 @@ frequencies. ``monf[m]`` (float64): the constants of a BOLD monitor. ``marr``: s
 (gain matrices; Welch windows, twiddle factors and bit-reversal tables).
 
 Outputs per member in ``mout`` (Python reads and scales them, :mod:`rate_bridge.monitors`):
-BOLD (n_tr, R); sensors (n_samples, C); covariance: count, mean (R), co-moments (R, R)
-(Welford); Welch: segments, then summed |FFT|^2 (F, R).
+BOLD (n_tr, R); sensors (n_samples, C); covariance: count, mean (R), co-moments (R, R),
+upper triangle (Welford); Welch: segments, then summed |FFT|^2 (F, R).
 """
 
 #: monitor kind -> id in mon[m, 0]
@@ -116,10 +116,10 @@ def _mcov(n, z, mi, mout, mw):
         d = mw[a + r] - mout[o + 1 + r]
         mw[a + R + r] = d
         mout[o + 1 + r] += d / cnt
-    for i in range(R):
+    for i in range(R):                # the upper triangle (Python mirrors it)
         di = mw[a + R + i]
         base = o + 1 + R + i * R
-        for k in range(R):
+        for k in range(i, R):
             mout[base + k] += di * (mw[a + k] - mout[o + 1 + k])
 ''',
     "welch": _DECO + '''
