@@ -153,7 +153,7 @@ def _generate(circ):
 
 def _one_bad(args):
     names, k, bad = args
-    return names[:k] + [bad] + names[k + 1:]     # k == 8: all eight valid
+    return names if k == 8 else names[:k] + [bad] + names[k + 1:]   # k == 8: all eight valid
 
 
 @FUZZ
