@@ -44,8 +44,9 @@ def parse_args(argv=None):
                     help="timed repeats of our run after the warm-up (best is kept; default 7, "
                          "3 with --quick)")
     ap.add_argument("--quick", action="store_true", help="short smoke version (1 s simulated)")
-    ap.add_argument("--specialize", action="store_true",
-                    help="compile the circuit's size in (simulate(specialize=True))")
+    ap.add_argument("--specialize", choices=["auto", "yes", "no"], default="auto",
+                    help="simulate(specialize=...): auto (default: None, which compiles a lone "
+                         "circuit's size in), yes (True) or no (False: the generic-size kernel)")
     ap.add_argument("--no-peers", action="store_true", help="skip PyRates")
     ap.add_argument("--backends", nargs="+", default=None,
                     help="PyRates backends (default: every backend peers/pyrates_jrc.py offers, "
@@ -67,7 +68,7 @@ def build():
 def call_kwargs(args):
     return dict(duration=args.duration, dt=args.dt, integrator="euler",
                 params={"pc.u": args.u}, record=["pc.v"], sampling_rate=1000.0, seed=0,
-                specialize=args.specialize)
+                specialize={"auto": None, "yes": True, "no": False}[args.specialize])
 
 
 def summarize(t, v):
@@ -124,7 +125,7 @@ def main(argv=None):
     # -- compile / cached load in fresh processes --------------------------------------------
     if not args.no_compile:
         child = [f"--duration={args.duration}", f"--dt={args.dt}", f"--u={args.u}"] \
-            + (["--specialize"] if args.specialize else [])
+            + ["--specialize", args.specialize]
         cl = C.compile_and_load(__file__, child, timeout=1800)
         out["compile_load"] = cl
         C.print_compile_load(cl)
