@@ -936,7 +936,7 @@ for n in range(n0, n1):
             g = sz[r] * _gauss(kz[r], n)
             ez[r] += g
             wz[r] = g * sqdt
-    rec_on = sample < n_samples and (rec_avg or phase == 0)
+    rec_on = K > 0 and sample < n_samples and (rec_avg or phase == 0)   # K: variables recorded
 ''')
     w.indent()
     w.block("\n".join(lines))
