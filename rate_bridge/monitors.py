@@ -251,7 +251,7 @@ class Covariance(_Sampled):
     kind, default_name = "covariance", "fc"
 
     def rows(self, dt, n_steps, R):
-        return dict(mon=self._mon(dt, n_steps), out=1 + R + R * R, work=2 * R)
+        return dict(mon=self._mon(dt, n_steps), out=1 + R + R * R, work=3 * R)
 
     def decode(self, out, dt, n_steps, labels, unit):
         R = len(labels)
@@ -310,7 +310,7 @@ class Welch(_Sampled):
         marr = np.concatenate([self.window, np.cos(2 * np.pi * k / P),
                                np.sin(2 * np.pi * k / P), rev.astype(float)])
         return dict(mon=self._mon(dt, n_steps, 0, nperseg=P, hop=P - self.noverlap, freqs=F),
-                    marr=marr, out=1 + F * R, work=R + R * P + 2 * P)
+                    marr=marr, out=1 + F * R, work=R + 3 * R * P + R)
 
     def decode(self, out, dt, n_steps, labels, unit):
         R, P = len(labels), self.nperseg

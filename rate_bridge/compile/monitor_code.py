@@ -25,24 +25,25 @@ MONF_COLS = 10
 _DECO = ('@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True, nogil=True, '
          'error_model="numpy", fastmath={"contract"})')
 
-_SAMPLE = _DECO + '''
-def _msample(n, z, mi, mw):
-    """Add z to monitor mi's current sample (the mean over its steps, or its first step): the
-    sample's index once complete (values in mw[a:a+R]), else -1."""
-    k = n - mi[2]
+_SAMPLE = _DECO.replace("@njit(", '@njit(inline="always", ') + '''
+def _msample(n, m, mv, mon, mw):
+    """Add row m of mv to monitor m's current sample (the mean over its steps, or its first
+    step): the sample's index once complete (values in mw[a:a+R]), else -1. Inlined: it runs
+    every step."""
+    k = n - mon[m, 2]
     if k < 0:
         return -1
-    a, every, R = mi[5], mi[1], z.shape[0]
+    a, every, R = mon[m, 5], mon[m, 1], mv.shape[1]
     ph = k % every
     if ph == 0:
         for r in range(R):
-            mw[a + r] = z[r]
-    elif mi[3]:
+            mw[a + r] = mv[m, r]
+    elif mon[m, 3]:
         for r in range(R):
-            mw[a + r] += z[r]
+            mw[a + r] += mv[m, r]
     if ph != every - 1:
         return -1
-    if mi[3] and every > 1:
+    if mon[m, 3] and every > 1:
         scale = 1.0 / every          # as the recordings' averages: the same numbers
         for r in range(R):
             mw[a + r] *= scale
@@ -51,12 +52,13 @@ def _msample(n, z, mi, mw):
 
 SOURCES = {
     "bold": _DECO + '''
-def _mbold(n, z, mi, mf, mout, mw, dt):
-    """One Heun step of the Balloon-Windkessel model of every region driven by z (held over
-    the step); the BOLD signal stored every mi[1] steps. mw[a:a+4R]: s, f, v, q."""
-    R, a = z.shape[0], mi[5]
-    kap, gam, itau, ialpha, E0, V0, k1, k2, k3, lnE = (mf[0], mf[1], mf[2], mf[3], mf[4],
-                                                        mf[5], mf[6], mf[7], mf[8], mf[9])
+def _mbold(n, m, mv, mon, monf, mout, mw, dt):
+    """One Heun step of the Balloon-Windkessel model of every region driven by row m of mv
+    (held over the step); the BOLD signal stored every mon[m, 1] steps. mw[a:a+4R]: s, f, v,
+    q."""
+    R, a = mv.shape[1], mon[m, 5]
+    kap, gam, itau, ialpha, E0 = monf[m, 0], monf[m, 1], monf[m, 2], monf[m, 3], monf[m, 4]
+    V0, k1, k2, k3, lnE = monf[m, 5], monf[m, 6], monf[m, 7], monf[m, 8], monf[m, 9]
     if n == 0:                        # at rest: no signal, flow, volume and dHb at 1
         for r in range(R):
             mw[a + r] = 0.0
@@ -65,7 +67,7 @@ def _mbold(n, z, mi, mf, mout, mw, dt):
             mw[a + 3 * R + r] = 1.0
     for r in range(R):
         s, f, v, q = mw[a + r], mw[a + R + r], mw[a + 2 * R + r], mw[a + 3 * R + r]
-        zr = z[r]
+        zr = mv[m, r]
         fo = _fexp(_flog(v) * ialpha)                  # outflow v ** (1 / alpha)
         ex = 1.0 - _fexp(lnE / f)                      # extraction 1 - (1 - E0) ** (1 / f)
         ds1 = zr - kap * s - gam * (f - 1.0)
@@ -82,20 +84,20 @@ def _mbold(n, z, mi, mf, mout, mw, dt):
         mw[a + 2 * R + r] = v + 0.5 * dt * (dv1 + dv2)
         mw[a + 3 * R + r] = q + 0.5 * dt * (dq1 + dq2)
     k = n + 1
-    if k % mi[1] == 0 and k // mi[1] <= mi[6]:
-        o = mi[4] + (k // mi[1] - 1) * R
+    if k % mon[m, 1] == 0 and k // mon[m, 1] <= mon[m, 6]:
+        o = mon[m, 4] + (k // mon[m, 1] - 1) * R
         for r in range(R):
             v, q = mw[a + 2 * R + r], mw[a + 3 * R + r]
             mout[o + r] = V0 * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v))
 ''',
     "sensors": _DECO + '''
-def _msensors(n, z, mi, marr, mout, mw):
+def _msensors(n, m, mv, mon, marr, mout, mw):
     """Sample j of the channels: gain (C, R) @ the regions' sample."""
-    j = _msample(n, z, mi, mw)
-    if j < 0 or j >= mi[6]:
+    j = _msample(n, m, mv, mon, mw)
+    if j < 0 or j >= mon[m, 6]:
         return
-    R, C, a, g = z.shape[0], mi[7], mi[5], mi[9]
-    o = mi[4] + j * C
+    R, C, a, g = mv.shape[1], mon[m, 7], mon[m, 5], mon[m, 9]
+    o = mon[m, 4] + j * C
     for c in range(C):
         acc = 0.0
         row = g + c * R
@@ -104,80 +106,96 @@ def _msensors(n, z, mi, marr, mout, mw):
         mout[o + c] = acc
 ''',
     "covariance": _DECO + '''
-def _mcov(n, z, mi, mout, mw):
-    """Welford's update of the count, mean and co-moments with each sample."""
-    j = _msample(n, z, mi, mw)
+def _mcov(n, m, mv, mon, mout, mw):
+    """Welford's update of the count, mean and co-moments with each sample (the upper
+    triangle; the deviations from the new mean in work space, so the rows vectorise)."""
+    j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, a, o = z.shape[0], mi[5], mi[4]
+    R, a, o = mv.shape[1], mon[m, 5], mon[m, 4]
     cnt = mout[o] + 1.0
     mout[o] = cnt
     for r in range(R):
         d = mw[a + r] - mout[o + 1 + r]
         mw[a + R + r] = d
         mout[o + 1 + r] += d / cnt
-    for i in range(R):                # the upper triangle (Python mirrors it)
+    e = a + 2 * R
+    for r in range(R):
+        mw[e + r] = mw[a + r] - mout[o + 1 + r]
+    for i in range(R):
         di = mw[a + R + i]
         base = o + 1 + R + i * R
         for k in range(i, R):
-            mout[base + k] += di * (mw[a + k] - mout[o + 1 + k])
+            mout[base + k] += di * mw[e + k]
 ''',
     "welch": _DECO + '''
-def _mwelch(n, z, mi, marr, mout, mw):
-    """Each sample into a ring of the last P; every hop samples once P are there: the
-    segment less its mean, windowed, radix-2 FFT, |X|^2 added per frequency and region."""
-    j = _msample(n, z, mi, mw)
+def _mwelch(n, m, mv, mon, marr, mout, mw):
+    """Each sample into a ring of the last P (time-major: sample i of region r at i R + r);
+    every hop samples once P are there: the segment less its mean, windowed, radix-2 FFT
+    with regions innermost (so the butterflies vectorise), |X|^2 added per frequency."""
+    j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, P, hop, g, F, a, o = z.shape[0], mi[7], mi[8], mi[9], mi[10], mi[5], mi[4]
+    R, P, hop, g, F = mv.shape[1], mon[m, 7], mon[m, 8], mon[m, 9], mon[m, 10]
+    a, o = mon[m, 5], mon[m, 4]
     ring = a + R
-    pos = j % P
+    at = ring + (j % P) * R
     for r in range(R):
-        mw[ring + r * P + pos] = mw[a + r]
+        mw[at + r] = mw[a + r]
     cnt = j + 1
     if cnt < P or (cnt - P) % hop != 0:
         return
-    re, im = ring + R * P, ring + R * P + P
+    re = ring + P * R
+    im = re + P * R
+    mean = im + P * R
     half = P // 2
     cs, sn, rev = g + P, g + P + half, g + P + 2 * half
     first = cnt % P                   # the oldest sample of the segment
     mout[o] += 1.0
     for r in range(R):
-        seg = ring + r * P
-        mean = 0.0
-        for i in range(P):
-            mean += mw[seg + (first + i) % P]
-        mean /= P
-        for i in range(P):
-            t = int(marr[rev + i])
-            mw[re + t] = (mw[seg + (first + i) % P] - mean) * marr[g + i]
-            mw[im + t] = 0.0
-        h = 1
-        while h < P:
-            stride = P // (2 * h)
-            for s0 in range(0, P, 2 * h):
-                for k in range(h):
-                    wr, wi = marr[cs + k * stride], -marr[sn + k * stride]
-                    i1, i2 = re + s0 + k, re + s0 + k + h
-                    tr = wr * mw[i2] - wi * mw[i2 + P]
-                    ti = wr * mw[i2 + P] + wi * mw[i2]
-                    mw[i2] = mw[i1] - tr
-                    mw[i2 + P] = mw[i1 + P] - ti
-                    mw[i1] += tr
-                    mw[i1 + P] += ti
-            h *= 2
-        for f in range(F):
-            x, y = mw[re + f], mw[im + f]
+        mw[mean + r] = 0.0
+    for i in range(P):
+        src = ring + ((first + i) % P) * R
+        for r in range(R):
+            mw[mean + r] += mw[src + r]
+    for r in range(R):
+        mw[mean + r] /= P
+    for i in range(P):
+        src = ring + ((first + i) % P) * R
+        t = int(marr[rev + i]) * R
+        win = marr[g + i]
+        for r in range(R):
+            mw[re + t + r] = (mw[src + r] - mw[mean + r]) * win
+            mw[im + t + r] = 0.0
+    h = 1
+    while h < P:
+        stride = P // (2 * h)
+        for s0 in range(0, P, 2 * h):
+            for k in range(h):
+                wr, wi = marr[cs + k * stride], -marr[sn + k * stride]
+                i1, i2 = (s0 + k) * R, (s0 + k + h) * R
+                for r in range(R):
+                    xr, xi = mw[re + i2 + r], mw[im + i2 + r]
+                    tr = wr * xr - wi * xi
+                    ti = wr * xi + wi * xr
+                    mw[re + i2 + r] = mw[re + i1 + r] - tr
+                    mw[im + i2 + r] = mw[im + i1 + r] - ti
+                    mw[re + i1 + r] += tr
+                    mw[im + i1 + r] += ti
+        h *= 2
+    for f in range(F):
+        for r in range(R):
+            x, y = mw[re + f * R + r], mw[im + f * R + r]
             mout[o + 1 + f * R + r] += x * x + y * y
 ''',
 }
 
 #: each kind's call in the generated _monitors (one row m of the tables)
 CALLS = {
-    "bold": "_mbold(n, mv[m], mon[m], monf[m], mout, mw, dt)",
-    "sensors": "_msensors(n, mv[m], mon[m], marr, mout, mw)",
-    "covariance": "_mcov(n, mv[m], mon[m], mout, mw)",
-    "welch": "_mwelch(n, mv[m], mon[m], marr, mout, mw)",
+    "bold": "_mbold(n, m, mv, mon, monf, mout, mw, dt)",
+    "sensors": "_msensors(n, m, mv, mon, marr, mout, mw)",
+    "covariance": "_mcov(n, m, mv, mon, mout, mw)",
+    "welch": "_mwelch(n, m, mv, mon, marr, mout, mw)",
 }
 DEFS = {"bold": "_mbold", "sensors": "_msensors", "covariance": "_mcov", "welch": "_mwelch"}
 
