@@ -733,10 +733,10 @@ def _read_history(fname, space):
 
 
 def _write(table, fname):
-    """Write a history table at once (a partial file is never left)."""
-    tmp = f"{fname}.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, fname)
+    """Write a history table at once (a partial file is never left; no fixed temporary
+    name that could replace a file of the user's)."""
+    from .adapters._files import commit
+    commit({fname: table.to_csv(index=False)})
 
 
 class FitResult:
