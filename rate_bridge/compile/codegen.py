@@ -256,7 +256,9 @@ def generate(spec):
     # lets LLVM fuse a * b + c into one FMA (one rounding instead of two; ~10 % faster), no
     # reassociation: results stay independent of threads and batch split.
     opts = 'cache=True, nogil=True, error_model="numpy", fastmath={"contract"}'
-    deco = f"@njit({_INTERNAL}{opts}" + (", parallel=True)" if par else ")")
+    # prange loops (parallel="regions") keep numba's runtime: its thread pool may need it
+    deco = (f"@njit({_INTERNAL}{opts}, parallel=True)" if par
+            else f"@njit({_INTERNAL}{_NO_NRT}{opts})")
     w.block(f'''
 {_DOCSTRING}
 import math
@@ -272,7 +274,7 @@ import numpy as np
     w.block(VECMATH_SOURCE)
     w()
     w.block('''
-@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True)
+@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, cache=True)
 def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     """Value of delayed quantity q of region r at time (n + c - di - df) * dt.
 
@@ -320,6 +322,10 @@ _GENERATED_DEFS = {"_delayed", "_sources", "_far_block", "_row_dot", "_record", 
 # Functions called only from the kernel get no Python or C entry wrapper: numba would otherwise
 # generate (and optimise) code unboxing each of their ~25 arguments, ~10 % of the compile.
 _INTERNAL = "no_cpython_wrapper=True, no_cfunc_wrapper=True, "
+# ... and no reference counting: they allocate nothing, and their arrays belong to ``run`` for
+# the whole call. With it, each call took and dropped a reference to every array argument (two
+# atomic operations each: ~120 per Heun step, ~10 % of a 76-region step)
+_NO_NRT = "_nrt=False, "
 _IMPORTS = {"math", "numpy", "llvmlite", "numba", "numba.extending"}
 # ... and what the fixed sources (RNG, branch-free math) define
 _STATIC_DEFS = {n.name for n in ast.parse(RNG_SOURCE + VECMATH_SOURCE).body
@@ -512,7 +518,7 @@ def _linear_couplings(spec):
 
 
 _ROW_DOT = '''
-@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True, nogil=True,
+@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, cache=True, nogil=True,
       fastmath={"reassoc", "contract"})
 def _row_dot(w, v):
     # reassociation lets LLVM vectorise the sum (several partial sums): same order whatever
@@ -522,6 +528,13 @@ def _row_dot(w, v):
         acc += w[j] * v[j]
     return acc
 '''
+
+
+def _nn(index):
+    """``index`` (an int64 expression, never negative) masked to 48 bits: LLVM then knows that
+    it and small sums of it are not negative, and drops numba's negative-index wraparound (a
+    compare and select per access, which also keeps a loop from vectorising)."""
+    return f"(({index}) & 0xFFFFFFFFFFFF)"
 
 
 def _gen_far_block(w, spec, deco, rng):
@@ -539,9 +552,9 @@ def _gen_far_block(w, spec, deco, rng):
         w.indent()
         for j in range(FAR_BLOCK):
             w(f"a{j} = 0.0")
-        w(f"for e in range(cfar[{ci}, r], cptr[{ci}, r + 1]):")
+        w(f"for e in range({_nn(f'cfar[{ci}, r]')}, {_nn(f'cptr[{ci}, r + 1]')}):")
         w("    we = cw[e]")
-        w("    o = coff[e] + tn")
+        w(f"    o = {_nn('coff[e] + tn')}")
         for j in range(FAR_BLOCK):
             w(f"    a{j} += we * hf[o + {j}]")
         for j in range(FAR_BLOCK):
@@ -594,24 +607,26 @@ def _gen_stage(w, spec, deco, rng):
     _gen_coupling(w, spec, rng)
     _gen_internal_edges(w, spec, rng)
     for gi, flat in enumerate(spec.flats):
-        w(f"# group {gi}")
-        w(f"for i in {rng}(R{gi}):")
-        w.indent()
-        w(f"rg = {_region(spec, gi)}")
-        wanted = set(flat.states) | {sym for s in flat.states for sym in flat.rhs[s].symbols}
-        assigns, need = _closure(flat, wanted)
-        need |= {e.weight for e in flat.edges if e.target in need and e.weight}
-        _loads(w, spec, gi, need)
-        for inp in flat.inputs:
-            if inp in need:
-                w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
-        for n_, e in assigns:
-            w(f"{spec.local(n_)} = {_expr(spec, e)}")
-        for k, s in enumerate(flat.states):
-            scale = flat.time_scale[s]
-            rhs = _expr(spec, flat.rhs[s])
-            w(f"{_at('dx', 'X', gi, k)} = " + (rhs if scale == 1.0 else f"{scale!r} * ({rhs})"))
-        w.dedent()
+        for part in _derivative_parts(flat):
+            w(f"# group {gi}: " + ", ".join(spec.local(s) for s in part))
+            w(f"for i in {rng}(R{gi}):")
+            w.indent()
+            w(f"rg = {_region(spec, gi)}")
+            wanted = set(part) | {sym for s in part for sym in flat.rhs[s].symbols}
+            assigns, need = _closure(flat, wanted)
+            need |= {e.weight for e in flat.edges if e.target in need and e.weight}
+            _loads(w, spec, gi, need)
+            for inp in flat.inputs:
+                if inp in need:
+                    w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
+            for n_, e in assigns:
+                w(f"{spec.local(n_)} = {_expr(spec, e)}")
+            for s in part:
+                scale = flat.time_scale[s]
+                rhs = _expr(spec, flat.rhs[s])
+                w(f"{_at('dx', 'X', gi, flat.states.index(s))} = "
+                  + (rhs if scale == 1.0 else f"{scale!r} * ({rhs})"))
+            w.dedent()
     w("if c == 0.0:  # the state at t_n, with its stage-0 inputs: recordings and monitors")
     w("    if rec_on:")
     w("        _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)")
@@ -625,50 +640,103 @@ def _gen_stage(w, spec, deco, rng):
     w()
 
 
+def _derivative_parts(flat):
+    """The states of ``flat`` in groups that share no assignment, each computed in a loop of
+    its own.
+
+    One loop over regions writing every derivative stores to as many rows of ``dx`` as there
+    are states: LLVM cannot rule out that they overlap the rows read (run-time offsets) and
+    leaves the loop scalar. A loop per group of states has few enough streams to vectorise
+    (4x faster for a Jansen-Rit network); states sharing an assignment stay together, so no
+    equation is evaluated twice (inputs, sums of a few loads, may be).
+    """
+    parts = []     # [states, assignments they read]
+    for s in flat.states:
+        mine = {n for n, _ in _closure(flat, flat.rhs[s].symbols)[0]}
+        joined = [p for p in parts if p[1] & mine]
+        merged = [[s], mine]
+        for p in joined:
+            merged = [p[0] + merged[0], p[1] | merged[1]]
+            parts.remove(p)
+        parts.append(merged)
+    order = {s: k for k, s in enumerate(flat.states)}
+    return sorted((sorted(p[0], key=order.get) for p in parts), key=lambda p: order[p[0]])
+
+
 def _gen_record(w, spec, deco, rng):
     """_record: add the recorded variables at t_n to ``acc`` (called by the first stage).
 
-    One loop per group computes every variable of a region once, into a tuple; row k of
-    ``acc`` takes the variable ``rvar[k]`` (through ``loc``, its place in the group's tuple,
-    when the groups differ). A function of its own, called once per step: inlined into each
-    stage copy it cost a third of the compile, and one store per variable another second.
+    Row k of ``acc`` takes the variable ``rvar[k]``, one loop over regions per variable, which
+    computes only what that variable needs: states and buffered sources share a loop (their
+    row is looked up), every other variable has its own. (A loop computing all of them into
+    a tuple, then picking one, stayed scalar: a tenth of a 76-region step when averaging.)
+    A function of its own, called once per step: inlined into each stage copy it cost a third
+    of the compile.
     """
     w(deco)
     w("def _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar):")
     w.indent()
     mark = w.mark()
+    w("for k in range(rvar.shape[0]):")
+    w("    v = rvar[k]")
+    w.indent()
     for gi, flat in enumerate(spec.flats):
-        w(f"for i in {rng}(R{gi}):")
-        w.indent()
-        w(f"rg = {_region(spec, gi)}")
-        assigns, need = _closure(flat, flat.variables, stop=spec.q_intra[gi])
-        need |= {e.weight for e in flat.edges if e.target in need and e.weight}
-        _loads(w, spec, gi, need)
-        for inp in flat.inputs:
-            w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
-        for n_, e in assigns:
-            if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n)
-                w(f"{spec.local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
-            else:
-                w(f"{spec.local(n_)} = {_expr(spec, e)}")
-        # a float tuple, so that one indexed read serves every recorded variable (an equation
-        # may give a bool or int: states, parameters and inputs are floats already)
-        floats = set(flat.states) | set(flat.params)
-        w("vals = (" + ", ".join(spec.local(v) + ("" if v in floats else " + 0.0")
-                                 for v in flat.variables) + ",)")
-        w("for k in range(rvar.shape[0]):")
-        if flat.variables == spec.var_names:
-            w("    acc[k, rg] += vals[rvar[k]]")
-        else:
-            loc = tuple(flat.variables.index(v) if v in flat.variables else -1
-                        for v in spec.var_names)
-            w(f"    j = {loc!r}[rvar[k]]")
-            w("    if j >= 0:")
-            w("        acc[k, rg] += vals[j]")
-        w.dedent()
+        rows = [flat.states.index(v) if v in flat.states else -1 for v in spec.var_names]
+        qs = [spec.q_intra[gi].get(v, -1) if v in flat.variables else -1
+              for v in spec.var_names]
+        w(f"xk, q = {tuple(rows)!r}[v], {tuple(qs)!r}[v]   # group {gi}: state row, buffer row")
+        w("if xk >= 0:")
+        w(f"    xo = lay[{spec.lay_pos[('X', gi, 0)] if flat.states else 0} + xk]")
+        w(f"    for i in {rng}(R{gi}):")
+        w(f"        acc[k, {_region(spec, gi)}] += x[xo + i]")
+        w("elif q >= 0:")
+        w(f"    for i in {rng}(R{gi}):")
+        w(f"        rg = {_region(spec, gi)}")
+        w("        acc[k, rg] += sv[q, rg]")
+        for var in flat.variables:
+            if var in flat.states or var in spec.q_intra[gi] or var in flat.inputs:
+                continue
+            w(f"elif v == {spec.var_names.index(var)}:  # {spec.local(var)}")
+            w.indent()
+            _record_loop(w, spec, gi, rng, [var])
+            w.dedent()
+        if flat.inputs:    # rarely recorded: one loop computes them all, and picks one
+            w(f"elif v in {tuple(spec.var_names.index(v) for v in flat.inputs)!r}:")
+            w.indent()
+            _record_loop(w, spec, gi, rng, flat.inputs)
+            w.dedent()
+    w.dedent()
     _unpack(w, spec, mark)
     w.dedent()
     w()
+
+
+def _record_loop(w, spec, gi, rng, names):
+    """A loop adding variable v (one of ``names``, all when it is a sum of several) of group
+    gi at each region to row k of ``acc``."""
+    flat = spec.flats[gi]
+    w(f"for i in {rng}(R{gi}):")
+    w.indent()
+    w(f"rg = {_region(spec, gi)}")
+    assigns, need = _closure(flat, set(names), stop=spec.q_intra[gi])
+    need |= {e.weight for e in flat.edges if e.target in need and e.weight}
+    _loads(w, spec, gi, need)
+    for inp in flat.inputs:
+        if inp in need:
+            w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
+    for n_, e in assigns:
+        if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n)
+            w(f"{spec.local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
+        else:
+            w(f"{spec.local(n_)} = {_expr(spec, e)}")
+    # an equation may give a bool or int: parameters (inputs) are floats already
+    value = [spec.local(v) + ("" if v in flat.params else " + 0.0") for v in names]
+    if len(names) == 1:
+        w(f"acc[k, rg] += {value[0]}")
+    else:
+        index = tuple(spec.var_names.index(v) for v in names)
+        w(f"acc[k, rg] += ({', '.join(value)},)[{index!r}.index(v)]")
+    w.dedent()
 
 
 def _int(value):
@@ -720,9 +788,9 @@ def _gen_coupling(w, spec, rng):
         w(f"    if whole and cwhole[{ci}]:  # whole-step delays: one load per edge")
         if c.pre_transformed:      # far edges: summed by _far_block
             w(f"        acc_d = far[{ci}, r, jb]")
-        w(f"        for e in range(csplit[{ci}, r], "
-          f"{f'cfar[{ci}, r]' if c.pre_transformed else f'cptr[{ci}, r + 1]'}):")
-        w("            val = hf[coff[e] + base]")
+        end = f"cfar[{ci}, r]" if c.pre_transformed else f"cptr[{ci}, r + 1]"
+        w(f"        for e in range({_nn(f'csplit[{ci}, r]')}, {_nn(end)}):")
+        w(f"            val = hf[{_nn('coff[e] + base')}]")
         w(f"            acc_d += cw[e] * {term}")
         w("    else:")
         w(f"        for e in range(csplit[{ci}, r], cptr[{ci}, r + 1]):")
@@ -736,8 +804,8 @@ def _gen_coupling(w, spec, rng):
             w(f"elif cwhole[{ci}]:  # no delay at all: the sources' stage values")
         else:
             w(f"if cwhole[{ci}]:  # no delay at all: the sources' stage values")
-        w(f"    for e in range(cptr[{ci}, r], csplit[{ci}, r]):")
-        w(f"        val = sv[{ci}, cidx[e]]")
+        w(f"    for e in range({_nn(f'cptr[{ci}, r]')}, {_nn(f'csplit[{ci}, r]')}):")
+        w(f"        val = sv[{ci}, {_nn('cidx[e]')}]")
         w(f"        acc_i += cw[e] * {term}")
         w("else:  # shorter than a step: interpolated towards the stage value")
         w(f"    for e in range(cptr[{ci}, r], csplit[{ci}, r]):")
@@ -843,7 +911,8 @@ def _gen_run(w, spec, deco, rng, par):
     # blocks of members over Python threads (the kernel releases the GIL), so a member's result
     # never depends on the split. The member loop is run's own (a separate per-member function
     # would be optimised and compiled to machine code twice: alone, then inside run)
-    w(deco.replace(_INTERNAL, "no_cfunc_wrapper=True, "))   # called from Python only
+    # called from Python only, and allocates its work arrays
+    w(deco.replace(_INTERNAL, "no_cfunc_wrapper=True, ").replace(_NO_NRT, ""))
     w(f"def run({abi.run_signature()}):")
     w('    """Steps n0 <= n < n1 of batch members b0 <= b < b1 (states x0[b], parameters '
       'par_all[b], ...) into out_all[b]; what a later call continues from is in carry[b - b0] '
