@@ -584,7 +584,7 @@ def _input_terms(spec, gi, inp):
 # to a star-args call, which numba runs ~140 ns slower (measured per stage call).
 _COUPLING_ARRAYS = "cptr, csplit, cfar, cidx, coff, cw, cdi, cdf, cwhole, cdense_on, cdense, far"
 _STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cs, hist, hf, sv, iv, cin, cdel, "
-               "cpos, ext, greg, dx, rec_on, acc, rvar, mv, mvar")
+               "cpos, ext, greg, dx")
 
 
 #: schemes calling the stage at most this often get it inlined into the time loop: a call
@@ -627,14 +627,6 @@ def _gen_stage(w, spec, deco, rng):
                 w(f"{_at('dx', 'X', gi, flat.states.index(s))} = "
                   + (rhs if scale == 1.0 else f"{scale!r} * ({rhs})"))
             w.dedent()
-    w("if c == 0.0:  # the state at t_n, with its stage-0 inputs: recordings and monitors")
-    w("    if rec_on:")
-    w("        _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)")
-    if spec.monitors:
-        w("    for k in range(mvar.shape[0]):")
-        w("        for r in range(mv.shape[1]):")
-        w("            mv[k, r] = 0.0")
-        w("    _record(x, lay, par, greg, iv, cin, ext, sv, mv, mvar)")
     _unpack(w, spec, mark)
     w.dedent()
     w()
@@ -877,6 +869,19 @@ def _gen_diffusion(w, spec, deco, rng):
     w()
 
 
+def _sampling(spec, indent):
+    """Recording and monitor sampling of the state at t_n, right after the first stage (which
+    leaves its inputs in iv, cin and ext). Called from run: from inside the inlined stage, each
+    call took and dropped a reference to its ten arrays (a fifth of a lone circuit's step)."""
+    lines = ["if rec_on:", "    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)"]
+    if spec.monitors:
+        lines += ["for k in range(mvar.shape[0]):",
+                  "    for r in range(mv.shape[1]):",
+                  "        mv[k, r] = 0.0",
+                  "_record(x, lay, par, greg, iv, cin, ext, sv, mv, mvar)"]
+    return "\n".join(indent + line for line in lines)
+
+
 def _gen_run(w, spec, deco, rng, par):
     """The entry point ``run``: the time loop of each batch member b0 <= b < b1.
 
@@ -888,13 +893,15 @@ def _gen_run(w, spec, deco, rng, par):
     it reads as the code it writes.
     """
     step = integrator_code(spec.integrator, par)
-    stage_args = _STAGE_ARGS.split(", ", 2)[2].replace(" dx,", " {out},")
+    stage_args = re.sub(r"\bdx\b", "{out}", _STAGE_ARGS.split(", ", 2)[2])
     lines = []
     for line in step.strip("\n").splitlines():
         if "STAGE(" in line:
             head, rest = line.split("STAGE(", 1)
             xs, c, out = [a.strip() for a in rest.rstrip(")").split(",")]
             line = f"{head}_stage({xs}, {c}, " + stage_args.format(out=out) + ")"
+            if float(c) == 0.0:     # the state at t_n, with its stage-0 inputs
+                line += "\n" + _sampling(spec, head)
         elif "DIFF(" in line:
             head, rest = line.split("DIFF(", 1)
             xs, out = [a.strip() for a in rest.rstrip(")").split(",")]
