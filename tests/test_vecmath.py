@@ -31,10 +31,6 @@ def cos2pi_all(u, out):
     for i in range(u.shape[0]):
         out[i] = _fcos2pi(u[i])
 
-
-@njit(cache=True, fastmath={"contract"})   # as in the kernels
-def n_nonfinite(x):
-    return _n_nonfinite(x, x.shape[0])
 ''')
     spec = importlib.util.spec_from_file_location("vecmath_kernel", path)
     module = importlib.util.module_from_spec(spec)
@@ -61,15 +57,6 @@ def test_fexp_edges(vm):
     assert np.isinf(out[:3]).all() and (out[:3] > 0).all()
     assert (out[3:6] == 0.0).all()             # flushed below ~3e-308 (libm: subnormal or 0)
     assert np.isnan(out[6])
-
-
-def test_n_nonfinite(vm):
-    x = np.array([0.0, -1.5, 1e308, 5e-324, -0.0])
-    assert vm.n_nonfinite(x) == 0
-    x[[1, 3]] = [np.inf, np.nan]
-    assert vm.n_nonfinite(x) == 2
-    x[0] = -np.inf
-    assert vm.n_nonfinite(x) == 3
 
 
 def test_flog_matches_libm(vm):

@@ -12,9 +12,6 @@ Jansen-Rit sigmoids runs about twice as fast with it.
 ``_flog`` (positive normal numbers) and ``_fcos2pi`` (cos of 2 pi u) serve the Box-Muller
 normal deviates of the noise, so that a loop drawing one per region vectorises too: measured
 relative error < 5e-16 (log; cancellation near 1/sqrt(2)) and absolute error < 2.5e-16 (cos).
-
-``_n_nonfinite`` counts inf/nan entries with integer tests on the exponent bits, which
-vectorise (``math.isfinite`` in an early-exit loop does not).
 """
 
 VECMATH_SOURCE = '''
@@ -94,13 +91,6 @@ def _fcos2pi(u):
     v = s if use_sin else c
     return -v if neg else v
 
-
-@njit(inline="always", cache=True)
-def _n_nonfinite(a, n):
-    count = 0
-    for j in range(n):
-        count += (_bits_of(a[j]) & 0x7FF0000000000000) == 0x7FF0000000000000
-    return count
 '''
 
 VECMATH_IMPORTS = '''from llvmlite import ir
