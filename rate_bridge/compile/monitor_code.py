@@ -22,8 +22,11 @@ KINDS = {"bold": 1, "sensors": 2, "covariance": 3, "welch": 4}
 MON_COLS = 11
 MONF_COLS = 10
 
-_DECO = ('@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True, nogil=True, '
-         'error_model="numpy", fastmath={"contract"})')
+# Offsets and sizes read from the mon table are masked to 48 bits, as codegen._nn does: LLVM
+# then knows the indices are not negative and drops numba's wraparound test per access (which
+# also kept the rows from vectorising). No reference counting: run owns the arrays.
+_DECO = ('@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, cache=True, '
+         'nogil=True, error_model="numpy", fastmath={"contract"})')
 
 _SAMPLE = _DECO.replace("@njit(", '@njit(inline="always", ') + '''
 def _msample(n, m, mv, mon, mw):
@@ -33,7 +36,7 @@ def _msample(n, m, mv, mon, mw):
     k = n - mon[m, 2]
     if k < 0:
         return -1
-    a, every, R = mon[m, 5], mon[m, 1], mv.shape[1]
+    a, every, R = (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 1] & 0xFFFFFFFFFFFF), mv.shape[1]
     ph = k % every
     if ph == 0:
         for r in range(R):
@@ -56,7 +59,7 @@ def _mbold(n, m, mv, mon, monf, mout, mw, dt):
     """One Heun step of the Balloon-Windkessel model of every region driven by row m of mv
     (held over the step); the BOLD signal stored every mon[m, 1] steps. mw[a:a+4R]: s, f, v,
     q."""
-    R, a = mv.shape[1], mon[m, 5]
+    R, a = mv.shape[1], (mon[m, 5] & 0xFFFFFFFFFFFF)
     kap, gam, itau, ialpha, E0 = monf[m, 0], monf[m, 1], monf[m, 2], monf[m, 3], monf[m, 4]
     V0, k1, k2, k3, lnE = monf[m, 5], monf[m, 6], monf[m, 7], monf[m, 8], monf[m, 9]
     if n == 0:                        # at rest: no signal, flow, volume and dHb at 1
@@ -84,8 +87,8 @@ def _mbold(n, m, mv, mon, monf, mout, mw, dt):
         mw[a + 2 * R + r] = v + 0.5 * dt * (dv1 + dv2)
         mw[a + 3 * R + r] = q + 0.5 * dt * (dq1 + dq2)
     k = n + 1
-    if k % mon[m, 1] == 0 and k // mon[m, 1] <= mon[m, 6]:
-        o = mon[m, 4] + (k // mon[m, 1] - 1) * R
+    if k % (mon[m, 1] & 0xFFFFFFFFFFFF) == 0 and k // (mon[m, 1] & 0xFFFFFFFFFFFF) <= mon[m, 6]:
+        o = (mon[m, 4] & 0xFFFFFFFFFFFF) + (k // (mon[m, 1] & 0xFFFFFFFFFFFF) - 1) * R
         for r in range(R):
             v, q = mw[a + 2 * R + r], mw[a + 3 * R + r]
             mout[o + r] = V0 * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v))
@@ -96,8 +99,8 @@ def _msensors(n, m, mv, mon, marr, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0 or j >= mon[m, 6]:
         return
-    R, C, a, g = mv.shape[1], mon[m, 7], mon[m, 5], mon[m, 9]
-    o = mon[m, 4] + j * C
+    R, C, a, g = mv.shape[1], (mon[m, 7] & 0xFFFFFFFFFFFF), (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 9] & 0xFFFFFFFFFFFF)
+    o = (mon[m, 4] & 0xFFFFFFFFFFFF) + j * C
     for c in range(C):
         acc = 0.0
         row = g + c * R
@@ -112,7 +115,7 @@ def _mcov(n, m, mv, mon, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, a, o = mv.shape[1], mon[m, 5], mon[m, 4]
+    R, a, o = mv.shape[1], (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 4] & 0xFFFFFFFFFFFF)
     cnt = mout[o] + 1.0
     mout[o] = cnt
     for r in range(R):
@@ -136,8 +139,8 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, P, hop, g, F = mv.shape[1], mon[m, 7], mon[m, 8], mon[m, 9], mon[m, 10]
-    a, o = mon[m, 5], mon[m, 4]
+    R, P, hop, g, F = mv.shape[1], (mon[m, 7] & 0xFFFFFFFFFFFF), (mon[m, 8] & 0xFFFFFFFFFFFF), (mon[m, 9] & 0xFFFFFFFFFFFF), (mon[m, 10] & 0xFFFFFFFFFFFF)
+    a, o = (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 4] & 0xFFFFFFFFFFFF)
     ring = a + R
     at = ring + (j % P) * R
     for r in range(R):
