@@ -22,9 +22,9 @@ KINDS = {"bold": 1, "sensors": 2, "covariance": 3, "welch": 4}
 MON_COLS = 11
 MONF_COLS = 10
 
-# Offsets and sizes read from the mon table are masked to 48 bits, as codegen._nn does: LLVM
-# then knows the indices are not negative and drops numba's wraparound test per access (which
-# also kept the rows from vectorising). No reference counting: run owns the arrays.
+# Offsets and sizes (from the mon table, mv's shape, and their sums) go through _nn (see
+# vecmath): numba's negative-index wraparound then drops out, and the rows vectorise. No
+# reference counting: run owns the arrays.
 _DECO = ('@njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False, cache=True, '
          'nogil=True, error_model="numpy", fastmath={"contract"})')
 
@@ -36,7 +36,7 @@ def _msample(n, m, mv, mon, mw):
     k = n - mon[m, 2]
     if k < 0:
         return -1
-    a, every, R = (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 1] & 0xFFFFFFFFFFFF), mv.shape[1]
+    a, every, R = _nn(mon[m, 5]), _nn(mon[m, 1]), _nn(mv.shape[1])
     ph = k % every
     if ph == 0:
         for r in range(R):
@@ -59,7 +59,7 @@ def _mbold(n, m, mv, mon, monf, mout, mw, dt):
     """One Heun step of the Balloon-Windkessel model of every region driven by row m of mv
     (held over the step); the BOLD signal stored every mon[m, 1] steps. mw[a:a+4R]: s, f, v,
     q."""
-    R, a = mv.shape[1], (mon[m, 5] & 0xFFFFFFFFFFFF)
+    R, a = _nn(mv.shape[1]), _nn(mon[m, 5])
     kap, gam, itau, ialpha, E0 = monf[m, 0], monf[m, 1], monf[m, 2], monf[m, 3], monf[m, 4]
     V0, k1, k2, k3, lnE = monf[m, 5], monf[m, 6], monf[m, 7], monf[m, 8], monf[m, 9]
     if n == 0:                        # at rest: no signal, flow, volume and dHb at 1
@@ -87,8 +87,8 @@ def _mbold(n, m, mv, mon, monf, mout, mw, dt):
         mw[a + 2 * R + r] = v + 0.5 * dt * (dv1 + dv2)
         mw[a + 3 * R + r] = q + 0.5 * dt * (dq1 + dq2)
     k = n + 1
-    if k % (mon[m, 1] & 0xFFFFFFFFFFFF) == 0 and k // (mon[m, 1] & 0xFFFFFFFFFFFF) <= mon[m, 6]:
-        o = (mon[m, 4] & 0xFFFFFFFFFFFF) + (k // (mon[m, 1] & 0xFFFFFFFFFFFF) - 1) * R
+    if k % _nn(mon[m, 1]) == 0 and k // _nn(mon[m, 1]) <= mon[m, 6]:
+        o = _nn(mon[m, 4]) + (k // _nn(mon[m, 1]) - 1) * R
         for r in range(R):
             v, q = mw[a + 2 * R + r], mw[a + 3 * R + r]
             mout[o + r] = V0 * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v))
@@ -99,8 +99,8 @@ def _msensors(n, m, mv, mon, marr, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0 or j >= mon[m, 6]:
         return
-    R, C, a, g = mv.shape[1], (mon[m, 7] & 0xFFFFFFFFFFFF), (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 9] & 0xFFFFFFFFFFFF)
-    o = (mon[m, 4] & 0xFFFFFFFFFFFF) + j * C
+    R, C, a, g = _nn(mv.shape[1]), _nn(mon[m, 7]), _nn(mon[m, 5]), _nn(mon[m, 9])
+    o = _nn(mon[m, 4]) + j * C
     for c in range(C):
         acc = 0.0
         row = g + c * R
@@ -115,19 +115,19 @@ def _mcov(n, m, mv, mon, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, a, o = mv.shape[1], (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 4] & 0xFFFFFFFFFFFF)
+    R, a, o = _nn(mv.shape[1]), _nn(mon[m, 5]), _nn(mon[m, 4])
     cnt = mout[o] + 1.0
     mout[o] = cnt
     for r in range(R):
         d = mw[a + r] - mout[o + 1 + r]
         mw[a + R + r] = d
         mout[o + 1 + r] += d / cnt
-    e = a + 2 * R
+    e = _nn(a + 2 * R)
     for r in range(R):
         mw[e + r] = mw[a + r] - mout[o + 1 + r]
     for i in range(R):
         di = mw[a + R + i]
-        base = o + 1 + R + i * R
+        base = _nn(o + 1 + R + i * R)
         for k in range(i, R):
             mout[base + k] += di * mw[e + k]
 ''',
@@ -139,18 +139,18 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, P, hop, g, F = mv.shape[1], (mon[m, 7] & 0xFFFFFFFFFFFF), (mon[m, 8] & 0xFFFFFFFFFFFF), (mon[m, 9] & 0xFFFFFFFFFFFF), (mon[m, 10] & 0xFFFFFFFFFFFF)
-    a, o = (mon[m, 5] & 0xFFFFFFFFFFFF), (mon[m, 4] & 0xFFFFFFFFFFFF)
-    ring = a + R
-    at = ring + (j % P) * R
+    R, P, hop, g, F = _nn(mv.shape[1]), _nn(mon[m, 7]), _nn(mon[m, 8]), _nn(mon[m, 9]), _nn(mon[m, 10])
+    a, o = _nn(mon[m, 5]), _nn(mon[m, 4])
+    ring = _nn(a + R)
+    at = _nn(ring + (j % P) * R)
     for r in range(R):
         mw[at + r] = mw[a + r]
     cnt = j + 1
     if cnt < P or (cnt - P) % hop != 0:
         return
-    re = ring + P * R
-    im = re + P * R
-    mean = im + P * R
+    re = _nn(ring + P * R)
+    im = _nn(re + P * R)
+    mean = _nn(im + P * R)
     half = P // 2
     cs, sn, rev = g + P, g + P + half, g + P + 2 * half
     first = cnt % P                   # the oldest sample of the segment
@@ -158,14 +158,14 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     for r in range(R):
         mw[mean + r] = 0.0
     for i in range(P):
-        src = ring + ((first + i) % P) * R
+        src = _nn(ring + ((first + i) % P) * R)
         for r in range(R):
             mw[mean + r] += mw[src + r]
     for r in range(R):
         mw[mean + r] /= P
     for i in range(P):
-        src = ring + ((first + i) % P) * R
-        t = int(marr[rev + i]) * R
+        src = _nn(ring + ((first + i) % P) * R)
+        t = _nn(int(marr[rev + i]) * R)
         win = marr[g + i]
         for r in range(R):
             mw[re + t + r] = (mw[src + r] - mw[mean + r]) * win
@@ -176,7 +176,7 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
         for s0 in range(0, P, 2 * h):
             for k in range(h):
                 wr, wi = marr[cs + k * stride], -marr[sn + k * stride]
-                i1, i2 = (s0 + k) * R, (s0 + k + h) * R
+                i1, i2 = _nn((s0 + k) * R), _nn((s0 + k + h) * R)
                 for r in range(R):
                     xr, xi = mw[re + i2 + r], mw[im + i2 + r]
                     tr = wr * xr - wi * xi
@@ -189,7 +189,7 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     for f in range(F):
         for r in range(R):
             x, y = mw[re + f * R + r], mw[im + f * R + r]
-            mout[o + 1 + f * R + r] += x * x + y * y
+            mout[_nn(o + 1 + f * R) + r] += x * x + y * y
 ''',
 }
 

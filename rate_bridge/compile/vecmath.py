@@ -12,7 +12,15 @@ Jansen-Rit sigmoids runs about twice as fast with it.
 ``_flog`` (positive normal numbers) and ``_fcos2pi`` (cos of 2 pi u) serve the Box-Muller
 normal deviates of the noise, so that a loop drawing one per region vectorises too: measured
 relative error < 5e-16 (log; cancellation near 1/sqrt(2)) and absolute error < 2.5e-16 (cos).
+
+``_nn`` masks an index that is never negative (an offset read from an array, a sum of a few) to
+48 bits: LLVM then knows that it and small sums of it are not negative, and drops numba's
+negative-index wraparound, a compare and select per access that also keeps loops from
+vectorising.
 """
+
+#: the mask of _nn (see the module docstring)
+NN_MASK = 0xFFFFFFFFFFFF
 
 VECMATH_SOURCE = '''
 @intrinsic
@@ -56,6 +64,11 @@ def _fexp(x):
 
 
 @njit(inline="always", cache=True)
+def _nn(i):
+    return i & NN_MASK
+
+
+@njit(inline="always", cache=True)
 def _flog(x):
     # log of a positive normal number: x = m 2**e with m in [sqrt(1/2), sqrt(2)),
     # log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172: series to s**21 (< 1e-17)
@@ -92,6 +105,8 @@ def _fcos2pi(u):
     return -v if neg else v
 
 '''
+
+VECMATH_SOURCE = VECMATH_SOURCE.replace("NN_MASK", hex(NN_MASK))
 
 VECMATH_IMPORTS = '''from llvmlite import ir
 from numba import types
