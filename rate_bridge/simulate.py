@@ -7,8 +7,8 @@ import time
 import numpy as np
 
 from . import monitors as mon
-from .compile import abi
-from .compile.cache import compiled_entry
+from .compile import abi, cuda
+from .compile.cache import compiled_entry, kernel_for
 from .compile.integrators import INTEGRATORS, STOCHASTIC_VERSION
 from .model.templates import Circuit
 from .network import Network
@@ -51,7 +51,7 @@ class SimulationMemoryError(MemoryError, ValueError):
 def simulate(model, duration, dt, *, integrator="heun", params=None, initial_state=None,
              inputs=None, noise=None, seed=0, record=None, sampling_rate=None,
              record_mode="decimate", delay_mode="round", history=None, parallel="auto",
-             n_jobs=None, specialize=None, monitors=None, verbose=None):
+             n_jobs=None, specialize=None, monitors=None, backend="cpu", verbose=None):
     """Simulate a circuit or network in one compiled kernel.
 
     Parameters
@@ -118,6 +118,12 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         loops about 15 % faster (constant trip counts and offsets) but compiles once per size:
         worth it for long runs or large sweeps on one connectome. None also specialises a lone
         circuit (one region, no coupling), which has no other size.
+    backend : {"cpu", "cuda", "auto"}
+        Where the kernel runs: the CPU (numba threads), an NVIDIA GPU (one thread per batch
+        member; needs numba's CUDA target, e.g. ``pip install numba-cuda``, and a driver; an
+        error if none is usable), or "auto": the GPU when one is present and the batch has at
+        least ``AUTO_CUDA_MIN_BATCH`` members, else the CPU. Both run the same generated
+        equations and draw the same noise for a seed.
     %(verbose)s
 
     Returns
@@ -142,6 +148,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     net = _as_network(model)
     o = _check_options(net, duration, dt, integrator, params, seed, noise, inputs, record,
                        sampling_rate, record_mode, delay_mode, parallel, n_jobs)
+    backend = _backend(backend, len(o.batch), o.parallel)
     if specialize is None:      # a lone circuit has one size only: nothing to share
         specialize = net.n_regions == 1 and not net.couplings
     kinds = {validate_type(m, mon.Monitor, f"monitors[{i}]").kind
@@ -158,9 +165,15 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     # numba compiles (or loads from its cache) here, so that run_seconds is the simulation alone
     t0 = time.perf_counter()
     carry = abi.carry_length(spec, args)
-    entry, key = compiled_entry(spec, args.astuple() + (0, 1, 0, 0, np.zeros((1, carry))))
-    t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
-    interrupted = _run_kernel(entry, args, o.workers, o.n_threads, o.parallel, carry)
+    if backend == "cuda":       # compiled at its first launch, counted in run_seconds
+        _, source, key = kernel_for(spec)
+        t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
+        interrupted = cuda.run(spec, source, args, carry,
+                               max(1, CHUNK_REGION_STEPS // net.n_regions))
+    else:
+        entry, key = compiled_entry(spec, args.astuple() + (0, 1, 0, 0, np.zeros((1, carry))))
+        t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
+        interrupted = _run_kernel(entry, args, o.workers, o.n_threads, o.parallel, carry)
     t_run = time.perf_counter() - t0
     logger.info(f"simulated {len(o.batch)} x {net.n_regions} region(s), {o.n_steps} steps in "
                 f"{t_run:.3f} s (kernel ready in {t_kernel:.3f} s)")
@@ -172,6 +185,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         "delay_mode": delay_mode, "noise": {k: np.asarray(v).tolist() for k, v in o.noise.items()},
         "inputs": sorted(o.inputs), "couplings": [repr(c) for c in net.couplings],
         "kernel": key, "versions": _versions(), "run_seconds": t_run, "kernel_seconds": t_kernel,
+        "backend": backend,
     }
     times = np.arange(args.out.shape[2]) * o.rec_every * o.dt
     results = _results(net, spec.totals, o.record, times, args, common, o.batch)
@@ -210,6 +224,30 @@ def _check_options(net, duration, dt, integrator, params, seed, noise, inputs, r
 
 
 # -- helpers -----------------------------------------------------------------------------------
+#: backend="auto" takes the GPU from this many batch members on (one thread each: fewer leave
+#: most of a GPU idle, and the CPU kernel is faster)
+AUTO_CUDA_MIN_BATCH = 256
+
+
+def _backend(backend, n_members, parallel):
+    """"cpu" or "cuda" for simulate()'s ``backend``, or a clear error."""
+    check_option("backend", backend, ("cpu", "cuda", "auto"))
+    if backend == "cpu":
+        return "cpu"
+    usable = cuda.available()
+    if backend == "auto":
+        return ("cuda" if usable and not cuda.simulator() and n_members >= AUTO_CUDA_MIN_BATCH
+                and parallel != "regions" else "cpu")
+    if not usable:
+        raise RuntimeError("backend='cuda' needs an NVIDIA GPU that numba can use "
+                           "(numba.cuda.is_available() is False): install numba-cuda and a CUDA "
+                           "driver, or use backend='cpu' or 'auto' (which falls back to the CPU)")
+    if parallel == "regions":
+        raise ValueError("parallel='regions' splits regions over CPU threads; with "
+                         "backend='cuda' each batch member is a GPU thread: use parallel='auto'")
+    return "cuda"
+
+
 def _as_network(model):
     if isinstance(model, Network):
         return model

@@ -465,6 +465,22 @@ def _loads(w, spec, gi, needed):
             w(f"{spec.local(p)} = {_param(gi, j)}")
 
 
+def _region_values(w, spec, gi, names, buffered=False):
+    """Emit what ``names`` need at region i of group gi: loads of states and parameters, then
+    inputs and assignments in order (``buffered``: the sources of x already in sv are read
+    from there, as at t_n)."""
+    flat = spec.flats[gi]
+    stop = spec.q_intra[gi] if buffered else {}
+    assigns, need = _closure(flat, names, stop=stop)
+    need |= {e.weight for e in flat.edges if e.target in need and e.weight}
+    _loads(w, spec, gi, need)
+    for inp in flat.inputs:
+        if inp in need:
+            w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
+    for n_, e in assigns:
+        w(f"{spec.local(n_)} = " + (f"sv[{stop[n_]}, rg]" if n_ in stop else _expr(spec, e)))
+
+
 def _closure(flat, names, stop=()):
     """Assignments needed (in order) to compute ``names``, and all symbols read (``stop``:
     assignments taken as given)."""
@@ -611,15 +627,8 @@ def _gen_stage(w, spec, deco, rng):
             w(f"for i in {rng}(R{gi}):")
             w.indent()
             w(f"rg = {_region(spec, gi)}")
-            wanted = set(part) | {sym for s in part for sym in flat.rhs[s].symbols}
-            assigns, need = _closure(flat, wanted)
-            need |= {e.weight for e in flat.edges if e.target in need and e.weight}
-            _loads(w, spec, gi, need)
-            for inp in flat.inputs:
-                if inp in need:
-                    w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
-            for n_, e in assigns:
-                w(f"{spec.local(n_)} = {_expr(spec, e)}")
+            _region_values(w, spec, gi, set(part) | {sym for s in part
+                                                      for sym in flat.rhs[s].symbols})
             for s in part:
                 scale = flat.time_scale[s]
                 rhs = _expr(spec, flat.rhs[s])
@@ -709,17 +718,7 @@ def _record_loop(w, spec, gi, rng, names):
     w(f"for i in {rng}(R{gi}):")
     w.indent()
     w(f"rg = {_region(spec, gi)}")
-    assigns, need = _closure(flat, set(names), stop=spec.q_intra[gi])
-    need |= {e.weight for e in flat.edges if e.target in need and e.weight}
-    _loads(w, spec, gi, need)
-    for inp in flat.inputs:
-        if inp in need:
-            w(f"{spec.local(inp)} = {_input_terms(spec, gi, inp)}")
-    for n_, e in assigns:
-        if n_ in spec.q_intra[gi]:     # already in sv (sources of x at t_n)
-            w(f"{spec.local(n_)} = sv[{spec.q_intra[gi][n_]}, rg]")
-        else:
-            w(f"{spec.local(n_)} = {_expr(spec, e)}")
+    _region_values(w, spec, gi, set(names), buffered=True)
     # an equation may give a bool or int: parameters (inputs) are floats already
     value = [spec.local(v) + ("" if v in flat.params else " + 0.0") for v in names]
     if len(names) == 1:

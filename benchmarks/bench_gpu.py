@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Benchmark: the CUDA backend against the CPU backend on all cores of the same machine.
+
+Workloads (issue 15): Jansen-Rit on a 76-region connectome (tvb-data's if installed, else a
+random one of the same size; delays at 3 m/s, Heun, dt 0.1 ms, input noise, 2 s simulated,
+nothing recorded but a Covariance monitor, as in a sweep) at batch sizes 256 ... 65536, and a
+1000-region random sparse network (~20 edges per region, delays up to 20 ms). Reported:
+simulations per second on the GPU (``backend="cuda"``, first call excluded: it compiles) and on
+the CPU (``backend="cpu"``, every core), and their ratio; a deterministic JR76 run on both,
+compared (relative difference over 1 s, the issue's bar: <= 1e-9).
+
+Without a CUDA device it says so and exits: the backend's correctness is then only what the
+test suite checks under numba's CUDA simulator (tests/test_cuda.py). ``--simulator`` runs this
+script's code path there on a tiny workload (a smoke run of the script, not a benchmark).
+
+    python benchmarks/bench_gpu.py                         # batches 256 ... 65536
+    python benchmarks/bench_gpu.py --batches 256 4096 --cpu-batch 256
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if "--simulator" in sys.argv:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"       # before numba is imported
+import _common as C  # noqa: E402
+
+NAME = "gpu"
+
+
+def parse_args(argv=None):
+    ap = C.parser(__doc__)
+    ap.add_argument("--batches", nargs="+", type=int,
+                    default=[256, 1024, 4096, 16384, 65536], help="GPU batch sizes")
+    ap.add_argument("--cpu-batch", type=int, default=512,
+                    help="batch size of the CPU runs (sims/s is per member: a larger batch "
+                         "only takes longer)")
+    ap.add_argument("--duration", type=float, default=2.0, help="simulated seconds per member")
+    ap.add_argument("--sparse-regions", type=int, default=1000)
+    ap.add_argument("--sparse-batch", type=int, default=1024)
+    ap.add_argument("--simulator", action="store_true",
+                    help="numba's CUDA simulator, a tiny workload: a smoke run of this script")
+    return ap.parse_args(argv)
+
+
+def jr76(rb, np):
+    try:
+        import io
+        import zipfile
+        from pathlib import Path
+
+        import tvb_data
+        with zipfile.ZipFile(Path(tvb_data.__file__).parent / "connectivity"
+                             / "connectivity_76.zip") as zf:
+            w = np.loadtxt(io.BytesIO(zf.read("weights.txt")))
+            lengths = np.loadtxt(io.BytesIO(zf.read("tract_lengths.txt")))
+    except ImportError:
+        rng = np.random.default_rng(76)
+        w = rng.uniform(size=(76, 76)) * (rng.uniform(size=(76, 76)) < 0.25)
+        lengths = rng.uniform(10.0, 150.0, (76, 76))
+    conn = rb.adapters.Connectome(w / w.max(), lengths)
+    return rb.Network.from_connectome(conn, node="jansen_rit", global_coupling=0.1, speed=3.0)
+
+
+def sparse(rb, np, n):
+    rng = np.random.default_rng(n)
+    k = min(20, n - 1)
+    w = np.zeros((n, n))
+    d = np.zeros((n, n))
+    for i in range(n):
+        j = rng.choice(n - 1, size=k, replace=False)
+        j[j >= i] += 1
+        w[i, j] = rng.uniform(0.0, 1.0, k) / k
+        d[i, j] = rng.uniform(0.001, 0.02, k)
+    return rb.Network.from_arrays(w, "jansen_rit", coupling=("pc.v", "pc.m_in_e"), delays=d)
+
+
+def sims_per_s(rb, np, net, backend, batch, duration):
+    """Members per second of one timed call (after a warm-up call that compiles)."""
+    kw = dict(integrator="heun", noise={"pc.u": 22.0}, record=[], backend=backend,
+              monitors=[rb.monitors.Covariance("pc.v", sampling_rate=250.0)])
+    params = [{"global_coupling": g} for g in np.linspace(0.0, 0.2, batch)]
+    rb.simulate(net, min(duration, 0.05), 1e-4, params=params[:min(batch, 64)], **kw)
+    t = time.perf_counter()
+    rb.simulate(net, duration, 1e-4, params=params, **kw)
+    return batch / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import numpy as np
+
+    import rate_bridge as rb
+    from rate_bridge.compile import cuda
+    info = C.machine_info()
+    C.print_machine("bench_gpu: CUDA backend vs the CPU backend (all cores)", info)
+    out = {"benchmark": NAME, "args": vars(args), "machine": info}
+    if not cuda.available():
+        print("no CUDA device: numba.cuda.is_available() is False on this machine. Nothing to "
+              "time; the CUDA kernel's correctness is checked by tests/test_cuda.py under "
+              "numba's CUDA simulator (equal to the CPU kernel to <= 1e-12, same noise).")
+        out["device"] = None
+        C.write_json(NAME, out)
+        return
+    if args.simulator:
+        args.batches, args.cpu_batch, args.duration = [2], 2, 0.03
+        args.sparse_regions, args.sparse_batch = 30, 2
+    from numba import cuda as ncuda
+    device = "simulator" if cuda.simulator() else ncuda.get_current_device().name
+    device = device.decode() if isinstance(device, bytes) else device
+    print(f"device    : {device}\n")
+    out["device"] = device
+    net = jr76(rb, np) if not args.simulator else sparse(rb, np, 8)
+
+    # agreement: deterministic, 1 s (shorter on the simulator)
+    T = 0.03 if args.simulator else 1.0
+    a, b = (rb.simulate(net, T, 1e-4, integrator="heun", record=["pc.v"], backend=x)
+            for x in ("cpu", "cuda"))
+    diff = float(np.abs(a["pc.v"] - b["pc.v"]).max() / np.abs(a["pc.v"]).max())
+    out["deterministic_rel_diff"] = diff
+    print(f"deterministic JR, {T:g} s: max relative difference CPU vs CUDA {diff:.2e} "
+          f"-> {'PASS' if diff <= 1e-9 else 'FAIL'} (<= 1e-9)\n")
+
+    cpu = sims_per_s(rb, np, net, "cpu", args.cpu_batch, args.duration)
+    rows = []
+    for B in args.batches:
+        gpu = sims_per_s(rb, np, net, "cuda", B, args.duration)
+        rows.append([f"JR76 {args.duration:g} s", B, gpu, cpu, C.ratio(gpu, cpu)])
+    big = sparse(rb, np, args.sparse_regions)
+    cpu_s = sims_per_s(rb, np, big, "cpu", max(2, args.sparse_batch // 8), args.duration)
+    gpu_s = sims_per_s(rb, np, big, "cuda", args.sparse_batch, args.duration)
+    rows.append([f"sparse {args.sparse_regions} regions", args.sparse_batch, gpu_s, cpu_s,
+                 C.ratio(gpu_s, cpu_s)])
+    C.table(rows, ["workload", "batch", "GPU sims/s", "CPU sims/s", "GPU/CPU"])
+    out["rows"] = rows
+    at_4096 = [r for r in rows if r[0].startswith("JR76") and r[1] >= 4096]
+    if at_4096:
+        best = max(r[4] or 0 for r in at_4096)
+        print(f"\nBar (issue 15): >= 50x the CPU at batch >= 4096: {best:.1f}x -> "
+              f"{'PASS' if best >= 50 else 'FAIL'}")
+    C.write_json(NAME, out)
+
+
+if __name__ == "__main__":
+    main()

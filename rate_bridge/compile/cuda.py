@@ -1,0 +1,237 @@
+"""The CUDA backend: the CPU kernel's generated source, made a CUDA kernel.
+
+One generator serves both targets. :func:`cuda_source` takes the module that
+:func:`~rate_bridge.compile.codegen.generate` writes for the CPU and changes only what the
+target needs: every function becomes a CUDA device function, ``run``'s loop over batch
+members becomes one thread per member, and the work arrays ``run`` allocates on the CPU
+become views of a per-member row of a ``work`` array (and of ``wkeys`` for the noise keys)
+allocated once on the device. The equations, couplings, delays, noise (the same
+counter-based generator, so a seed draws the same numbers), recordings and monitors are
+those of the CPU kernel, line for line.
+
+Layout: member-major, as on the CPU (one thread per member; a warp's reads of a region's
+value are a row apart). Numbers are float64.
+
+Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the kernel runs as Python on the
+CPU: the tests check it against the CPU kernel there. The two bit casts of the vector math,
+LLVM intrinsics, then become numpy views.
+"""
+import ast
+import re
+import sys
+import time
+import types
+import warnings
+
+import numpy as np
+
+from ..utils import logger
+
+#: run's work arrays: name -> (shape factors, zero-filled?); the factors are named in
+#: :func:`_work_sizes`. ``run``'s CPU source allocates each with np.zeros / np.empty.
+WORK = {"sv": (("Q", "NR"), True), "iv": (("NE",), False), "cin": (("C", "NR"), True),
+        "ext": (("V", "NR"), True), "dw": (("NZ1", "NR"), True), "mv": (("M1", "NR"), True),
+        "k1": (("S",), False), "k2": (("S",), False), "k3": (("S",), False),
+        "k4": (("S",), False), "xt": (("S",), False), "g1": (("S",), False),
+        "g2": (("S",), False)}
+
+_SIM_CASTS = '''
+def _f64_from_bits(bits):
+    return np.int64(bits).view(np.float64)
+
+
+def _bits_of(value):
+    return np.float64(value).view(np.int64)
+'''
+
+
+def available():
+    """Whether a CUDA device (or numba's CUDA simulator) can run kernels."""
+    try:
+        from numba import cuda
+        return bool(cuda.is_available())
+    except Exception:               # no driver, no toolkit, or numba-cuda missing
+        return False
+
+
+def simulator():
+    """Whether numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba import config
+    return bool(config.ENABLE_CUDASIM)
+
+
+def cuda_source(cpu_source):
+    """The CUDA module source from the CPU kernel module's source."""
+    src = cpu_source.replace("from numba import njit, prange", "from numba import cuda")
+    run_at = src.index("\ndef run(")
+    deco_at = src.rindex("@njit(", 0, run_at)
+    head, run = src[:deco_at], src[deco_at:]
+    # every other function: a device function (the options of the CPU target dropped)
+    head = re.sub(r"@njit\([^)]*\)", "@cuda.jit(device=True)", head)
+    if simulator():
+        head = re.sub(r"@intrinsic\ndef _f64_from_bits\(.*?\n\n\n@intrinsic\ndef _bits_of\(.*?"
+                      r"codegen\n", _SIM_CASTS.strip("\n") + "\n", head, flags=re.S)
+    return head + _cuda_run(run)
+
+
+def _cuda_run(run):
+    """``run`` as a kernel: one thread per member, work arrays from ``work`` / ``wkeys``."""
+    run = re.sub(r"@njit\([^)]*\)", "@cuda.jit", run, count=1)
+    run = run.replace(", carry):", ", carry, work, wkeys):", 1)
+    run = run.replace("    for b in range(b0, b1):\n",
+                      "    b = b0 + cuda.grid(1)\n    if b < b1:\n", 1)
+    run = run.replace("continue      # diverged or stopped", "return      # diverged or stopped")
+    lines = ["        wk, wkk, ow = work[b - b0], wkeys[b - b0], np.int64(0)"]
+    for line in run.split("\n"):
+        m = re.fullmatch(r"(\s*)(\w+) = np\.(zeros|empty)\((.*)\)", line.split("  #")[0].rstrip())
+        if m and m.group(2) in WORK:
+            lines += _view(m.group(1), m.group(2), m.group(4), "wk", m.group(3) == "zeros")
+        elif m and m.group(2) == "keys":
+            shape = m.group(4).split(", dtype=")[0]
+            lines += _view(m.group(1), "keys", shape, "wkk", False, "ok")
+        else:
+            lines.append(line)
+    at = lines.index("    if b < b1:") + 1
+    return "\n".join(lines[1:at] + lines[:1] + lines[at:])
+
+
+def _view(indent, name, shape, row, zero, offset="ow"):
+    """Lines binding ``name`` to the next ``shape`` values of ``row`` (zeroed if ``zero``)."""
+    tree = ast.parse(shape, mode="eval").body
+    dims = tree.elts if isinstance(tree, ast.Tuple) else [tree]
+    size = " * ".join(f"({ast.unparse(d)})" for d in dims)
+    out = [f"{indent}{name}_n = np.int64({size})"]
+    if offset == "ok":                      # the keys have a row of their own
+        out.append(f"{indent}ok = np.int64(0)")
+    flat = f"{row}[{offset}:{offset} + {name}_n]"
+    reshape = f".reshape({shape})" if isinstance(tree, ast.Tuple) else ""
+    out.append(f"{indent}{name} = {flat}{reshape}")
+    if zero:
+        out += [f"{indent}for j_ in range({name}_n):", f"{indent}    {row}[{offset} + j_] = 0.0"]
+    out.append(f"{indent}{offset} += {name}_n")
+    return out
+
+
+def _work_sizes(spec, args):
+    """Values of run's work arrays' shape factors for ``args``."""
+    R, S = spec.totals["n_regions"], spec.totals["n_state"]
+    return {"Q": spec.n_q, "NR": R, "NE": max(spec.totals["n_intra"], 1),
+            "C": max(len(spec.couplings), 1), "V": len(spec.var_names),
+            "NZ1": max(args.nsig.shape[1], 1), "M1": max(args.mvar.shape[0], 1), "S": S}
+
+
+def work_length(spec, args):
+    """Floats of one member's ``work`` row (every work array the scheme may use) and uint64
+    of its ``wkeys`` row."""
+    n = _work_sizes(spec, args)
+    floats = sum(int(np.prod([n[f] for f in shape])) for shape, _ in WORK.values())
+    return floats, n["NZ1"] * n["NR"]
+
+
+_MODULES = {}
+
+
+def kernel(spec, cpu_source):
+    """The compiled-on-first-launch CUDA module of ``spec`` (kept for the process)."""
+    text = spec.text()
+    if text not in _MODULES:
+        from .codegen import _verified
+        source = _verified(cuda_source(cpu_source), spec)
+        module = types.ModuleType(f"rb_cuda_{abs(hash(text))}")
+        sys.modules[module.__name__] = module
+        exec(compile(source, f"<rate_bridge cuda kernel {spec.flats[0].name}>", "exec"),
+             module.__dict__)
+        _MODULES[text] = module
+    return _MODULES[text]
+
+
+def device_memory():
+    """Free bytes on the current CUDA device (the simulator: the host's available memory)."""
+    if simulator():
+        from ..simulate import _available_memory
+        return _available_memory() or 2**34
+    from numba import cuda
+    return int(cuda.current_context().get_memory_info()[0])
+
+
+def plan(spec, args, carry, free):
+    """Members per launch so that their arrays fit in ``free`` bytes (half of it: room for
+    the driver and the shared arrays), or a MemoryError-compatible refusal."""
+    from ..simulate import SimulationMemoryError
+    from .abi import FIELDS, MEMBER
+    B = args.x0.shape[0]
+    floats, keys = work_length(spec, args)
+    member = 8 * (carry + floats + keys) + sum(
+        getattr(args, f).nbytes // B for f in FIELDS if f in MEMBER)
+    shared = sum(np.asarray(getattr(args, f)).nbytes for f in FIELDS if f not in MEMBER)
+    per_launch = int((0.5 * free - shared) // member)
+    if per_launch < 1:
+        raise SimulationMemoryError(f"one batch member needs {_mib(member)} of device memory "
+                                    f"besides {_mib(shared)} shared by all, but {_mib(free)} "
+                                    "are free (half is kept for the driver): shorten the run or "
+                                    "record less", shared + member, free)
+    return min(B, per_launch), member, shared
+
+
+def _mib(n):
+    return f"{n / 2**20:.3g} MiB"
+
+
+def run(spec, cpu_source, args, carry, chunk_steps, threads_per_block=64):
+    """Run every member of ``args`` on the device, in launches of as many members as fit and
+    chunks of ``chunk_steps`` steps; outputs copied back into ``args`` (out, status, mout).
+    Returns True if interrupted by Ctrl-C (between chunks)."""
+    from numba import cuda
+    from .abi import FIELDS, MEMBER
+    module = kernel(spec, cpu_source)
+    B, n_steps = args.x0.shape[0], args.n_steps
+    size, member, shared = plan(spec, args, carry, device_memory())
+    logger.info(f"CUDA: {B} member(s) in launches of {size} ({_mib(member)} per member, "
+                f"{_mib(shared)} shared)")
+    values = {f: getattr(args, f) for f in FIELDS}
+    shared_d = {f: cuda.to_device(np.ascontiguousarray(v)) for f, v in values.items()
+                if f not in MEMBER and isinstance(v, np.ndarray)}
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        if simulator():     # numpy warns where the noise keys' uint64 products wrap, as meant
+            warnings.simplefilter("ignore", RuntimeWarning)
+        interrupted = _launches(module, spec, args, values, shared_d, carry, size, chunk_steps,
+                                threads_per_block)
+    logger.info(f"CUDA: {B} x {n_steps} steps in {time.perf_counter() - t0:.3f} s")
+    return interrupted
+
+
+def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, threads_per_block):
+    """Launch the kernel for each block of ``size`` members, in chunks of steps."""
+    from numba import cuda
+    from .abi import FIELDS, MEMBER
+    B, n_steps = args.x0.shape[0], args.n_steps
+    floats, keys = work_length(spec, args)
+    interrupted = False
+    for b0 in range(0, B, size):
+        b1 = min(b0 + size, B)
+        if b0 == 0 or b1 - b0 != size:
+            carry_d = cuda.to_device(np.zeros((b1 - b0, carry)))
+            work_d = cuda.to_device(np.zeros((b1 - b0, floats)))
+            keys_d = cuda.to_device(np.zeros((b1 - b0, keys), dtype=np.uint64))
+        member_d = {f: cuda.to_device(np.ascontiguousarray(values[f][b0:b1]))
+                    for f in FIELDS if f in MEMBER}
+        call = [member_d.get(f, shared_d.get(f, values[f])) for f in FIELDS]
+        blocks = (b1 - b0 + threads_per_block - 1) // threads_per_block
+        for n0 in range(0, n_steps, chunk_steps):
+            n1 = min(n0 + chunk_steps, n_steps)
+            try:
+                module.run[blocks, threads_per_block](*call, 0, b1 - b0, n0, n1, carry_d,
+                                                      work_d, keys_d)
+                cuda.synchronize()
+            except KeyboardInterrupt:
+                cuda.synchronize()
+                interrupted = True
+            if interrupted:
+                break
+        for f in ("out", "status", "mout"):
+            values[f][b0:b1] = member_d[f].copy_to_host()
+        if interrupted:
+            values["status"][b1:, 0] = -2
+            break
+    return interrupted

@@ -1,0 +1,74 @@
+"""Run by test_cuda.py under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, set before numba is
+imported, hence a process of its own): the same simulations on the CPU and CUDA backends,
+printed as JSON (largest relative difference per case, and the members' statuses)."""
+import json
+
+import numpy as np
+
+import rate_bridge as rb
+
+W = np.array([[0.0, 1.0, 0.3], [0.5, 0.0, 0.0], [0.2, 0.8, 0.0]])
+D = np.array([[0.0, 0.0032, 0.0011], [0.0020, 0.0, 0.0], [0.0007, 0.0013, 0.0]])
+# the conftest's jr_network structure (the template's declared coupling), heun: no new kernel
+NET = rb.Network.from_arrays(W, "jansen_rit", coupling=("pc.v", "pc.m_in_e"), delays=D)
+
+
+def both(**kw):
+    """The CPU and CUDA results of one call."""
+    return [rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend=b, **kw)
+            for b in ("cpu", "cuda")]
+
+
+def rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-300))
+
+
+def members(cpu, gpu, names):
+    return max(rel(c[v], g[v]) for c, g in zip(cpu, gpu) for v in names)
+
+
+out = {}
+batch = [{}, {"global_coupling": 2.0}, {"global_coupling": 1e307}]
+for mode in ("round", "interpolate"):
+    cpu, gpu = both(params=batch, delay_mode=mode, record=["pc.v", "pc.m_in_e", "ein.m_out"])
+    out[f"deterministic_{mode}"] = members(cpu[:2], gpu[:2], ["pc.v", "pc.m_in_e", "ein.m_out"])
+    out[f"status_{mode}"] = [list(cpu.status), list(gpu.status)]
+    out[f"diverged_{mode}"] = [cpu[2].diverged_at, gpu[2].diverged_at]
+
+gain = np.random.default_rng(0).normal(size=(2, 3))
+mons = [rb.monitors.Covariance("pc.v", sampling_rate=1000.0),
+        rb.monitors.Welch("pc.v", sampling_rate=1000.0, nperseg=8),
+        rb.monitors.Sensors("pc.v", gain=gain, sampling_rate=1000.0),
+        rb.monitors.Bold("pc.v", tr=0.01)]
+cpu, gpu = both(params=batch[:2], noise={"pc.u": 22.0}, seed=5, record=["pc.v"], monitors=mons)
+out["noise"] = members(cpu, gpu, ["pc.v"])
+out["monitors"] = max(rel(c.monitors[m.name].data, g.monitors[m.name].data)
+                      for c, g in zip(cpu, gpu) for m in mons)
+out["noise_differs_by_seed"] = rel(cpu[0]["pc.v"], cpu[1]["pc.v"])
+out["backend"] = gpu[0].provenance["backend"]
+
+# memory planning: a device with room for one member at a time runs the batch in launches of
+# one (the same results); with room for none, the run is refused before launching
+planned = []
+real_plan = rb.compile.cuda.plan
+
+
+def one_member(spec, args, carry, free):
+    size, member, shared = real_plan(spec, args, carry, 1e12)
+    planned.append(real_plan(spec, args, carry, 2 * (shared + 1.5 * member)))
+    return planned[-1]
+
+
+rb.compile.cuda.plan = one_member
+gpu = rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend="cuda", params=batch[:2],
+                  record=["pc.v"])
+out["launches_of"] = planned[-1][0]
+out["one_at_a_time"] = members(both(params=batch[:2], record=["pc.v"])[0], gpu, ["pc.v"])
+rb.compile.cuda.plan = real_plan
+rb.compile.cuda.device_memory = lambda: 1000
+try:
+    rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend="cuda", record=["pc.v"])
+except rb.SimulationMemoryError as err:
+    out["refused"] = str(err)
+print(json.dumps(out, default=str))

@@ -1,0 +1,61 @@
+"""The CUDA backend (simulate(backend="cuda")): its kernel against the CPU kernel under numba's
+CUDA simulator, and the errors and fallback without a device.
+
+No GPU here (CI never has one): the simulator runs the generated CUDA kernel as Python on the
+CPU, in a process of its own (NUMBA_ENABLE_CUDASIM must be set before numba is imported), on
+the conftest's Jansen-Rit structures (no kernel of its own)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rate_bridge as rb
+from rate_bridge.compile import cuda
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    run = subprocess.run([sys.executable, str(Path(__file__).with_name("cuda_sim_check.py"))],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_cuda_kernel_equals_the_cpu_kernel(simulated):
+    assert simulated["backend"] == "cuda"
+    # delays rounded and interpolated, a batch with per-member coupling
+    assert simulated["deterministic_round"] <= 1e-12
+    assert simulated["deterministic_interpolate"] <= 1e-12
+
+
+def test_cuda_draws_the_same_noise_and_computes_the_same_monitors(simulated):
+    assert simulated["noise"] <= 1e-12 and simulated["monitors"] <= 1e-12
+    assert simulated["noise_differs_by_seed"] > 1e-3      # the members' seeds differ
+
+
+def test_a_diverging_member_is_found_at_the_same_step(simulated):
+    for mode in ("round", "interpolate"):
+        cpu, gpu = simulated[f"status_{mode}"]
+        assert cpu == gpu == ["completed", "completed", "diverged"]
+        assert simulated[f"diverged_{mode}"][0] == simulated[f"diverged_{mode}"][1]
+        assert simulated[f"diverged_{mode}"][0]["step"] == 1
+
+
+def test_device_memory_plan_splits_the_batch_or_refuses(simulated):
+    assert simulated["launches_of"] == 1 and simulated["one_at_a_time"] <= 1e-12
+    assert "of device memory" in simulated["refused"] and "are free" in simulated["refused"]
+
+
+def test_without_a_device_cuda_is_an_error_and_auto_takes_the_cpu():
+    if cuda.available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(RuntimeError, match=r"backend='cuda' needs an NVIDIA GPU"):
+        rb.simulate("jansen_rit", 0.01, 1e-4, backend="cuda")
+    res = rb.simulate("jansen_rit", 0.01, 1e-4, backend="auto")
+    assert res.provenance["backend"] == "cpu"
+    with pytest.raises(ValueError, match="backend"):
+        rb.simulate("jansen_rit", 0.01, 1e-4, backend="gpu")
