@@ -602,7 +602,8 @@ _STAGE_ARGS = ("x, c, n, tn, L, lay, par, cpar, idi, idf, idel, cs, hist, hf, sv
                "cpos, ext, greg, dx")
 
 
-#: schemes calling the stage at most this often get it inlined into the time loop: a call
+#: schemes calling the stage at most this often get it inlined into the time loop (by LLVM:
+#: numba's own inlining copies the array arguments, a reference count each per step): a call
 #: passes ~25 arrays (one JR circuit, Euler: 15.5 -> 9.5 ms per 10 s), but every copy is
 #: compiled anew (JR76 Heun: a second copy costs 1.3 s of compile for ~5 % of run time)
 INLINE_STAGE_CALLS = 1
@@ -664,7 +665,7 @@ def _derivative_parts(flat):
 
 
 def _gen_record(w, spec, deco, rng):
-    """_record: add the recorded variables at t_n to ``acc`` (called by the first stage).
+    """_record: add the recorded variables at t_n to ``acc`` (called after the first stage).
 
     Row k of ``acc`` takes the variable ``rvar[k]``, one loop over regions per variable, which
     computes only what that variable needs: states and buffered sources share a loop (their

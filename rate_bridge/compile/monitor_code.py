@@ -139,7 +139,8 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     j = _msample(n, m, mv, mon, mw)
     if j < 0:
         return
-    R, P, hop, g, F = _nn(mv.shape[1]), _nn(mon[m, 7]), _nn(mon[m, 8]), _nn(mon[m, 9]), _nn(mon[m, 10])
+    R, P, hop = _nn(mv.shape[1]), _nn(mon[m, 7]), _nn(mon[m, 8])
+    g, F = _nn(mon[m, 9]), _nn(mon[m, 10])
     a, o = _nn(mon[m, 5]), _nn(mon[m, 4])
     ring = _nn(a + R)
     at = _nn(ring + (j % P) * R)

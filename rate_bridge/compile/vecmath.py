@@ -5,9 +5,8 @@ PyPI has no SVML vector library). ``_fexp`` is written in plain arithmetic inste
 reduction ``x = k ln2 + r`` (|r| <= ln2 / 2, Cody-Waite split of ln2), a degree-13 Taylor
 polynomial of ``exp(r)`` (truncation < 4e-18, evaluated Estrin-like) and the scale ``2**k``
 built in the exponent bits. Measured against ``math.exp``: relative error < 3e-16 (~1 ulp)
-over [-708, 709.78];
-``inf`` above 709.78, ``nan`` for ``nan``; results below ~3e-308 are flushed to 0. A loop of
-Jansen-Rit sigmoids runs about twice as fast with it.
+over [-708, 709.78]; ``inf`` above 709.78, ``nan`` for ``nan``; results below ~3e-308 are
+flushed to 0. A loop of Jansen-Rit sigmoids runs about twice as fast with it.
 
 ``_flog`` (positive normal numbers) and ``_fcos2pi`` (cos of 2 pi u) serve the Box-Muller
 normal deviates of the noise, so that a loop drawing one per region vectorises too: measured
@@ -103,7 +102,6 @@ def _fcos2pi(u):
             1.0 / 1307674368000.0 - z * (1.0 / 355687428096000.0)))))))))
     v = s if use_sin else c
     return -v if neg else v
-
 '''
 
 VECMATH_SOURCE = VECMATH_SOURCE.replace("NN_MASK", hex(NN_MASK))
@@ -112,5 +110,3 @@ VECMATH_IMPORTS = '''from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 '''
-
-
