@@ -59,3 +59,41 @@ def test_without_a_device_cuda_is_an_error_and_auto_takes_the_cpu():
     assert res.provenance["backend"] == "cpu"
     with pytest.raises(ValueError, match="backend"):
         rb.simulate("jansen_rit", 0.01, 1e-4, backend="gpu")
+
+
+def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch):
+    """With numba-cuda and NVIDIA's compiler libraries (pip: numba-cuda,
+    nvidia-cuda-nvcc-cu12, nvidia-cuda-nvrtc-cu12) the generated kernel, monitors and noise
+    included, compiles to PTX for compute capability 9.0: the CUDA target's typing and
+    lowering, which the simulator does not do. Skipped without them (as in CI)."""
+    pytest.importorskip("numba_cuda")
+    import numba
+    from numba import cuda as ncuda
+    from numba import types
+    try:
+        ncuda.compile_ptx(lambda a: None, (types.float64[:],), cc=(9, 0))
+    except Exception as err:                     # no NVVM / NVRTC libraries
+        pytest.skip(f"NVVM unavailable: {err!s:.80}")
+    from types import SimpleNamespace
+
+    import numba.cuda.dispatcher as dispatcher
+    # calls of device functions ask the driver for the compute capability: there is none here
+    monkeypatch.setattr(dispatcher, "get_current_device",
+                        lambda: SimpleNamespace(compute_capability=(9, 0)))
+    ptx = []
+
+    def compile_only(spec, source, args, carry, chunk_steps):
+        module = cuda.kernel(spec, source)
+        sig = tuple(numba.typeof(a) for a in args.astuple()) + (types.int64,) * 4 + (
+            types.float64[:, ::1], types.float64[:, ::1], types.uint64[:, ::1])
+        ptx.append(ncuda.compile_ptx(module.run.py_func, sig, cc=(9, 0))[0])
+        return False
+    monkeypatch.setattr(cuda, "available", lambda: True)
+    monkeypatch.setattr(cuda, "run", compile_only)
+    net = rb.Network.from_arrays([[0.0, 1.0], [0.5, 0.0]], "jansen_rit",
+                                 coupling=("pc.v", "pc.m_in_e"), delays=[[0, 0.004], [0.003, 0]])
+    rb.simulate(net, 0.02, 1e-4, backend="cuda", noise={"pc.u": 22.0}, record=["pc.v"],
+                monitors=[rb.monitors.Covariance("pc.v"), rb.monitors.Bold("pc.v", tr=0.01),
+                          rb.monitors.Welch("pc.v", nperseg=8),
+                          rb.monitors.Sensors("pc.v", gain=[[1.0, 2.0]])])
+    assert len(ptx) == 1 and ".entry" in ptx[0] and "fma.rn.f64" in ptx[0]

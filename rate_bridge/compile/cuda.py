@@ -104,7 +104,10 @@ def _view(indent, name, shape, row, zero, offset="ow"):
     if offset == "ok":                      # the keys have a row of their own
         out.append(f"{indent}ok = np.int64(0)")
     flat = f"{row}[{offset}:{offset} + {name}_n]"
-    reshape = f".reshape({shape})" if isinstance(tree, ast.Tuple) else ""
+    # int64 dimensions: the CUDA target's int() of a uint64 stays uint64, and reshape wants
+    # one integer type
+    reshape = (".reshape((" + ", ".join(f"np.int64({ast.unparse(d)})" for d in dims) + "))"
+               if isinstance(tree, ast.Tuple) else "")
     out.append(f"{indent}{name} = {flat}{reshape}")
     if zero:
         out += [f"{indent}for j_ in range({name}_n):", f"{indent}    {row}[{offset} + j_] = 0.0"]
