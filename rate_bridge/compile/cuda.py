@@ -9,8 +9,10 @@ allocated once on the device. The equations, couplings, delays, noise (the same
 counter-based generator, so a seed draws the same numbers), recordings and monitors are
 those of the CPU kernel, line for line.
 
-Layout: member-major, as on the CPU (one thread per member; a warp's reads of a region's
-value are a row apart). Numbers are float64.
+Layout: every per-member array (parameters, edges, delay buffers, work, outputs) has the
+member as its last axis on the device, so that the 32 threads of a warp, 32 members, read
+32 neighbouring values; a thread's view of its member is ``array[..., b]``. Numbers are
+float64.
 
 Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the kernel runs as Python on the
 CPU: the tests check it against the CPU kernel there. The two bit casts of the vector math,
@@ -75,42 +77,73 @@ def cuda_source(cpu_source):
 
 
 def _cuda_run(run):
-    """``run`` as a kernel: one thread per member, work arrays from ``work`` / ``wkeys``."""
+    """``run`` as a kernel: one thread per member; every per-member array has the member as
+    its last axis (so that a warp's 32 threads read 32 neighbouring values), the member's
+    view is ``[..., b]``; work arrays come from ``work`` / ``wkeys``."""
     run = re.sub(r"@njit\([^)]*\)", "@cuda.jit", run, count=1)
     run = run.replace(", carry):", ", carry, work, wkeys):", 1)
     run = run.replace("    for b in range(b0, b1):\n",
                       "    b = b0 + cuda.grid(1)\n    if b < b1:\n", 1)
     run = run.replace("continue      # diverged or stopped", "return      # diverged or stopped")
-    lines = ["        wk, wkk, ow = work[b - b0], wkeys[b - b0], np.int64(0)"]
+    run = re.sub(r"= (\w+_all)\[b\]\n", r"= \1[..., b]\n", run)
+    run = run.replace("x0[b, j]", "x0[j, b]")
+    run = run.replace("carry[b - b0], ", "carry[:, bb], ", 1)
+    lines, slices = [], {}
     for line in run.split("\n"):
-        m = re.fullmatch(r"(\s*)(\w+) = np\.(zeros|empty)\((.*)\)", line.split("  #")[0].rstrip())
-        if m and m.group(2) in WORK:
-            lines += _view(m.group(1), m.group(2), m.group(4), "wk", m.group(3) == "zeros")
-        elif m and m.group(2) == "keys":
-            shape = m.group(4).split(", dtype=")[0]
-            lines += _view(m.group(1), "keys", shape, "wkk", False, "ok")
+        code = line.split("  #")[0].rstrip()
+        alloc = re.fullmatch(r"(\s*)(\w+) = np\.(zeros|empty)\((.*)\)", code)
+        view = re.fullmatch(r"(\s*)(\w+) = (st|\w+)\[(.+)\](?:\.reshape\(\((.*)\)\))?", code)
+        shaped = re.fullmatch(r"(\s*)(\w+) = (\w+)\.reshape\(\((.*)\)\)", code)
+        if alloc and alloc.group(2) in WORK:
+            lines += _view(alloc.group(1), alloc.group(2), alloc.group(4), "work", "ow",
+                           alloc.group(3) == "zeros")
+        elif alloc and alloc.group(2) == "keys":
+            lines += _view(alloc.group(1), "keys", alloc.group(4).split(", dtype=")[0],
+                           "wkeys", "ok", False)
+        elif view and view.group(3) == "st":          # a part of the member's carry
+            ind, name, part, dims = view.group(1), view.group(2), view.group(4), view.group(5)
+            slices[name] = part
+            lines.append(f"{ind}{name} = " + (_carry_part(part, dims) if dims
+                                             else f"carry[{part}, bb]"))
+        elif shaped and shaped.group(3) in slices:     # a shaped view of such a part
+            lines.append(f"{shaped.group(1)}{shaped.group(2)} = "
+                         + _carry_part(slices[shaped.group(3)], shaped.group(4)))
         else:
             lines.append(line)
     at = lines.index("    if b < b1:") + 1
-    return "\n".join(lines[1:at] + lines[:1] + lines[at:])
+    head = ["        bb, ow, ok = b - b0, np.int64(0), np.int64(0)"]
+    return "\n".join(lines[:at] + head + lines[at:])
 
 
-def _view(indent, name, shape, row, zero, offset="ow"):
-    """Lines binding ``name`` to the next ``shape`` values of ``row`` (zeroed if ``zero``)."""
+def _carry_part(part, dims):
+    """The member's view of rows ``part`` of carry, shaped ``dims``."""
+    return f"carry[{part}].reshape(({_int64(dims)}, carry.shape[1]))[..., bb]"
+
+
+def _int64(dims):
+    """Dimensions as int64: the CUDA target's int() of a uint64 stays uint64, and reshape
+    wants one integer type."""
+    tree = ast.parse(f"({dims},)", mode="eval").body
+    return ", ".join(f"np.int64({ast.unparse(d)})" for d in tree.elts)
+
+
+def _view(indent, name, shape, array, offset, zero):
+    """Lines binding ``name`` to the member's view of the next ``shape`` rows of ``array``
+    (work or wkeys), zeroed if ``zero``."""
     tree = ast.parse(shape, mode="eval").body
     dims = tree.elts if isinstance(tree, ast.Tuple) else [tree]
     size = " * ".join(f"({ast.unparse(d)})" for d in dims)
+    rows = f"{array}[{offset}:{offset} + {name}_n]"
     out = [f"{indent}{name}_n = np.int64({size})"]
-    if offset == "ok":                      # the keys have a row of their own
-        out.append(f"{indent}ok = np.int64(0)")
-    flat = f"{row}[{offset}:{offset} + {name}_n]"
-    # int64 dimensions: the CUDA target's int() of a uint64 stays uint64, and reshape wants
-    # one integer type
-    reshape = (".reshape((" + ", ".join(f"np.int64({ast.unparse(d)})" for d in dims) + "))"
-               if isinstance(tree, ast.Tuple) else "")
-    out.append(f"{indent}{name} = {flat}{reshape}")
+    if isinstance(tree, ast.Tuple):
+        shape_ = ", ".join(ast.unparse(d) for d in dims)
+        out.append(f"{indent}{name} = {rows}.reshape(({_int64(shape_)}, {array}.shape[1]))"
+                   "[..., bb]")
+    else:
+        out.append(f"{indent}{name} = {rows}[:, bb]")
     if zero:
-        out += [f"{indent}for j_ in range({name}_n):", f"{indent}    {row}[{offset} + j_] = 0.0"]
+        out += [f"{indent}for j_ in range({name}_n):",
+                f"{indent}    {array}[{offset} + j_, bb] = 0.0"]
     out.append(f"{indent}{offset} += {name}_n")
     return out
 
@@ -214,10 +247,10 @@ def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, th
     for b0 in range(0, B, size):
         b1 = min(b0 + size, B)
         if b0 == 0 or b1 - b0 != size:
-            carry_d = cuda.to_device(np.zeros((b1 - b0, carry)))
-            work_d = cuda.to_device(np.zeros((b1 - b0, floats)))
-            keys_d = cuda.to_device(np.zeros((b1 - b0, keys), dtype=np.uint64))
-        member_d = {f: cuda.to_device(np.ascontiguousarray(values[f][b0:b1]))
+            carry_d = cuda.to_device(np.zeros((carry, b1 - b0)))
+            work_d = cuda.to_device(np.zeros((floats, b1 - b0)))
+            keys_d = cuda.to_device(np.zeros((keys, b1 - b0), dtype=np.uint64))
+        member_d = {f: cuda.to_device(np.ascontiguousarray(np.moveaxis(values[f][b0:b1], 0, -1)))
                     for f in FIELDS if f in MEMBER}
         call = [member_d.get(f, shared_d.get(f, values[f])) for f in FIELDS]
         blocks = (b1 - b0 + threads_per_block - 1) // threads_per_block
@@ -233,7 +266,7 @@ def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, th
             if interrupted:
                 break
         for f in ("out", "status", "mout"):
-            values[f][b0:b1] = member_d[f].copy_to_host()
+            values[f][b0:b1] = np.moveaxis(member_d[f].copy_to_host(), -1, 0)
         if interrupted:
             values["status"][b1:, 0] = -2
             break
