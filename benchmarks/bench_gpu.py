@@ -45,20 +45,11 @@ def parse_args(argv=None):
 
 def jr76(rb, np):
     try:
-        import io
-        import zipfile
-        from pathlib import Path
-
-        import tvb_data
-        with zipfile.ZipFile(Path(tvb_data.__file__).parent / "connectivity"
-                             / "connectivity_76.zip") as zf:
-            w = np.loadtxt(io.BytesIO(zf.read("weights.txt")))
-            lengths = np.loadtxt(io.BytesIO(zf.read("tract_lengths.txt")))
-    except ImportError:
+        conn = rb.adapters.read_tvb_connectome(76).normalise("max")
+    except ImportError:                              # no tvb-data: a random one of that size
         rng = np.random.default_rng(76)
         w = rng.uniform(size=(76, 76)) * (rng.uniform(size=(76, 76)) < 0.25)
-        lengths = rng.uniform(10.0, 150.0, (76, 76))
-    conn = rb.adapters.Connectome(w / w.max(), lengths)
+        conn = rb.adapters.Connectome(w, rng.uniform(10.0, 150.0, (76, 76)))
     return rb.Network.from_connectome(conn, node="jansen_rit", global_coupling=0.1, speed=3.0)
 
 

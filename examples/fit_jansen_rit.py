@@ -10,10 +10,7 @@ On tvb-data's 76-region connectome if installed, a random 20-region one otherwis
     python examples/fit_jansen_rit.py --quick    # 4 s per evaluation, 5 generations
 """
 import argparse
-import io
 import time
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -29,17 +26,12 @@ bounds = {"global_coupling": (0.0, 1.5), "pc.u": (120.0, 300.0)}
 
 def connectome():
     try:
-        import tvb_data
+        return rb.adapters.read_tvb_connectome(76).normalise("max")
     except ImportError:
         rng = np.random.default_rng(0)
         w = rng.uniform(size=(20, 20)) * (rng.uniform(size=(20, 20)) < 0.3)
         np.fill_diagonal(w, 0.0)
         return rb.adapters.Connectome(w, rng.uniform(20, 150, (20, 20)))
-    path = Path(tvb_data.__file__).parent / "connectivity" / "connectivity_76.zip"
-    with zipfile.ZipFile(path) as zf:
-        w = np.loadtxt(io.BytesIO(zf.read("weights.txt")))
-        lengths = np.loadtxt(io.BytesIO(zf.read("tract_lengths.txt")))
-    return rb.adapters.Connectome(w / w.max(), lengths)
 
 
 net = rb.Network.from_connectome(connectome(), "jansen_rit", speed=4.0)

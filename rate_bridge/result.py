@@ -6,12 +6,12 @@ population inside a circuit (``"pc"`` in ``"pc.v"``). Results are indexed by reg
 import json
 import os
 import re
-import uuid
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .adapters._files import temp_beside
 from .utils import UnknownNameError, check_option, region_indices, validate_type
 
 #: the region dimension/column of :meth:`Result.to_xarray` and :meth:`Result.to_dataframe`
@@ -348,7 +348,7 @@ def _write_atomic(fname, overwrite, write):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {path} does not exist")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = temp_beside(path)
     try:
         write(tmp)
         os.replace(tmp, path)

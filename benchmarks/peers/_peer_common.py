@@ -54,3 +54,18 @@ def compile_listener():
                 self.wall += time.perf_counter() - self._w
                 self.cpu += time.process_time() - self._c
     return CompileTimer()
+
+
+def load_connectome_76():
+    """weights (76x76) and tract lengths (mm) from tvb-data's connectivity_76.zip, and the
+    file's path (no TVB import)."""
+    import io
+    import zipfile
+
+    import numpy as np
+    import tvb_data
+    path = os.path.join(os.path.dirname(tvb_data.__file__), "connectivity", "connectivity_76.zip")
+    with zipfile.ZipFile(path) as z:
+        w = np.loadtxt(io.BytesIO(z.read("weights.txt")))
+        d = np.loadtxt(io.BytesIO(z.read("tract_lengths.txt")))
+    return w, d, path

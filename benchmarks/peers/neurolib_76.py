@@ -27,7 +27,7 @@ import resource
 import time
 import warnings
 
-from _peer_common import blas_threads, limit_threads, stdout_to_stderr
+from _peer_common import blas_threads, limit_threads, load_connectome_76, stdout_to_stderr
 
 
 def parse_args(argv=None):
@@ -47,19 +47,6 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS/OpenMP/XLA threads (default 1; set before numpy is imported)")
     return ap.parse_args(argv)
-
-
-def load_connectome_76():
-    """weights (76x76) and tract lengths (mm) from tvb-data's connectivity_76.zip (no TVB import)."""
-    import io
-    import zipfile
-    import numpy as np
-    import tvb_data
-    path = os.path.join(os.path.dirname(tvb_data.__file__), "connectivity", "connectivity_76.zip")
-    with zipfile.ZipFile(path) as z:
-        w = np.loadtxt(io.BytesIO(z.read("weights.txt")))
-        d = np.loadtxt(io.BytesIO(z.read("tract_lengths.txt")))
-    return w, d, path
 
 
 def main(argv=None):

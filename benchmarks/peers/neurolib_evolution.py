@@ -36,7 +36,7 @@ import tempfile
 import time
 import warnings
 
-from _peer_common import limit_threads, stdout_to_stderr
+from _peer_common import limit_threads, load_connectome_76, stdout_to_stderr
 
 
 def parse_args(argv=None):
@@ -60,18 +60,6 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def load_connectome_76():
-    import io
-    import zipfile
-    import numpy as np
-    import tvb_data
-    path = os.path.join(os.path.dirname(tvb_data.__file__), "connectivity", "connectivity_76.zip")
-    with zipfile.ZipFile(path) as z:
-        w = np.loadtxt(io.BytesIO(z.read("weights.txt")))
-        d = np.loadtxt(io.BytesIO(z.read("tract_lengths.txt")))
-    return w / w.max(), d
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.pop % 2:
@@ -92,7 +80,8 @@ def main(argv=None):
     from neurolib.optimize.evolution import Evolution
     from neurolib.utils.parameterSpace import ParameterSpace
 
-    cmat, dmat = load_connectome_76()
+    cmat, dmat, _ = load_connectome_76()
+    cmat = cmat / cmat.max()
     target = cmat.copy()
     np.fill_diagonal(target, 0.0)
     model = WCModel(Cmat=cmat, Dmat=dmat, seed=args.seed)

@@ -299,14 +299,14 @@ def reader(func):
 # ------------------------------------------------------------------------------- writing
 
 
-def _temp_beside(path):
+def temp_beside(path):
     """Name of a new hidden file next to ``path`` (never existing)."""
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
 def _write_temp(path, data):
     while True:
-        tmp = _temp_beside(path)
+        tmp = temp_beside(path)
         try:  # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as open() does
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
@@ -337,7 +337,7 @@ def commit(files, remove=()):
             if path.is_dir() and not path.is_symlink():
                 raise IsADirectoryError(f"{path}: is a folder; cannot replace it by a file")
             if os.path.lexists(path):
-                backups[path] = _temp_beside(path)
+                backups[path] = temp_beside(path)
                 os.replace(path, backups[path])
         for path in files:
             os.replace(temps.pop(path), path)
