@@ -69,3 +69,28 @@ def load_connectome_76():
         w = np.loadtxt(io.BytesIO(z.read("weights.txt")))
         d = np.loadtxt(io.BytesIO(z.read("tract_lengths.txt")))
     return w, d, path
+
+
+def run_tvb(model, cpl, weights, delays_ms, init, dt_ms, duration_ms, every):
+    """Run TVB 2.10 (Euler, raw monitor) on ``weights`` with delays ``delays_ms`` (tract
+    lengths at 1 mm/ms), from a constant history ``init`` (n_svar, n_regions); return every
+    ``every``-th sample after ``init``: (n_samples, n_svar, n_regions)."""
+    import numpy as np
+    from tvb.datatypes import connectivity
+    from tvb.simulator import integrators, monitors, simulator
+    n = weights.shape[0]
+    conn = connectivity.Connectivity(weights=weights, tract_lengths=delays_ms,
+                                     region_labels=np.array([f"r{i}" for i in range(n)]),
+                                     centres=np.zeros((n, 3)), speed=np.array([1.0]))
+    conn.configure()
+    horizon = int(np.max(np.rint(delays_ms / dt_ms))) + 1
+    history = np.repeat(init[np.newaxis, :, :, np.newaxis], horizon, axis=0)
+    model.variables_of_interest = tuple(model.state_variables)
+    sim = simulator.Simulator(model=model, connectivity=conn, coupling=cpl,
+                              integrator=integrators.EulerDeterministic(dt=dt_ms),
+                              monitors=(monitors.Raw(),), simulation_length=duration_ms,
+                              initial_conditions=history)
+    sim.configure()
+    (_, data), = sim.run()
+    kept = data[every - 1::every, :, :, 0]
+    return np.concatenate([init[np.newaxis], kept], axis=0)

@@ -36,6 +36,7 @@ import os
 import warnings
 
 import numpy as np
+from _peer_common import run_tvb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "tests", "data", "zoo")
@@ -52,27 +53,13 @@ SINGLE = (np.zeros((1, 1)), np.zeros((1, 1)))
 
 
 def _tvb(model, G, weights, delays_ms, init, dt, duration, every):
-    """Run TVB; ``init`` is (n_svar, n_regions). Returns (n_samples, n_svar, n_regions)."""
-    from tvb.datatypes import connectivity
-    from tvb.simulator import coupling, integrators, monitors, simulator
-    n = weights.shape[0]
-    conn = connectivity.Connectivity(weights=weights, tract_lengths=delays_ms,
-                                     region_labels=np.array([f"r{i}" for i in range(n)]),
-                                     centres=np.zeros((n, 3)), speed=np.array([1.0]))
-    conn.configure()
-    horizon = int(np.max(np.rint(delays_ms / dt))) + 1
-    history = np.repeat(init[np.newaxis, :, :, np.newaxis], horizon, axis=0)
-    model.variables_of_interest = tuple(model.state_variables)
-    sim = simulator.Simulator(model=model, connectivity=conn,
-                              coupling=coupling.Linear(a=np.array([G]), b=np.array([0.0])),
-                              integrator=integrators.EulerDeterministic(dt=dt),
-                              monitors=(monitors.Raw(),), simulation_length=duration,
-                              initial_conditions=history)
-    sim.configure()
-    (_, data), = sim.run()
-    kept = data[every - 1::every, :, :, 0]
+    """Run TVB with linear coupling G; ``init`` is (n_svar, n_regions). Returns (n_samples,
+    n_svar, n_regions)."""
+    from tvb.simulator import coupling
+    kept = run_tvb(model, coupling.Linear(a=np.array([G]), b=np.array([0.0])), weights,
+                   delays_ms, init, dt, duration, every)
     assert np.isfinite(kept).all(), f"{type(model).__name__} diverged"
-    return np.concatenate([init[np.newaxis], kept], axis=0)
+    return kept
 
 
 def _save(name, peer, states, runs, meta):

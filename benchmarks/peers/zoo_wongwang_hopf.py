@@ -29,6 +29,7 @@ import os
 import warnings
 
 import numpy as np
+from _peer_common import run_tvb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "tests", "data", "zoo")
@@ -46,24 +47,7 @@ DELAYS_MS = np.array([[0.0, 2.0, 5.0],
 
 def _simulate(model, cpl, weights, delays_ms, init):
     """Run TVB; ``init`` is (n_svar, n_regions). Returns (n_samples, n_svar, n_regions)."""
-    from tvb.datatypes import connectivity
-    from tvb.simulator import integrators, monitors, simulator
-    n = weights.shape[0]
-    conn = connectivity.Connectivity(weights=weights, tract_lengths=delays_ms,
-                                     region_labels=np.array([f"r{i}" for i in range(n)]),
-                                     centres=np.zeros((n, 3)), speed=np.array([1.0]))
-    conn.configure()
-    horizon = int(np.max(np.rint(delays_ms / DT_MS))) + 1
-    history = np.repeat(init[np.newaxis, :, :, np.newaxis], horizon, axis=0)
-    model.variables_of_interest = tuple(model.state_variables)
-    sim = simulator.Simulator(model=model, connectivity=conn, coupling=cpl,
-                              integrator=integrators.EulerDeterministic(dt=DT_MS),
-                              monitors=(monitors.Raw(),), simulation_length=DURATION_MS,
-                              initial_conditions=history)
-    sim.configure()
-    (_, data), = sim.run()
-    kept = data[EVERY - 1::EVERY, :, :, 0]
-    return np.concatenate([init[np.newaxis], kept], axis=0)
+    return run_tvb(model, cpl, weights, delays_ms, init, DT_MS, DURATION_MS, EVERY)
 
 
 def _save(name, model_name, states, runs, notes, extra):
