@@ -29,13 +29,11 @@ import numpy as np
 
 from ..utils import logger
 
-#: run's work arrays: name -> (shape factors, zero-filled?); the factors are named in
-#: :func:`_work_sizes`. ``run``'s CPU source allocates each with np.zeros / np.empty.
-WORK = {"sv": (("Q", "NR"), True), "iv": (("NE",), False), "cin": (("C", "NR"), True),
-        "ext": (("V", "NR"), True), "dw": (("NZ1", "NR"), True), "mv": (("M1", "NR"), True),
-        "k1": (("S",), False), "k2": (("S",), False), "k3": (("S",), False),
-        "k4": (("S",), False), "xt": (("S",), False), "g1": (("S",), False),
-        "g2": (("S",), False)}
+#: run's work arrays: name -> shape factors (named in :func:`_work_sizes`); ``run``'s CPU
+#: source allocates each with np.zeros / np.empty (zeroed on the device as it says)
+WORK = {"sv": ("Q", "NR"), "iv": ("NE",), "cin": ("C", "NR"), "ext": ("V", "NR"),
+        "dw": ("NZ1", "NR"), "mv": ("M1", "NR"), "k1": ("S",), "k2": ("S",), "k3": ("S",),
+        "k4": ("S",), "xt": ("S",), "g1": ("S",), "g2": ("S",)}
 
 _SIM_CASTS = '''
 def _f64_from_bits(bits):
@@ -92,7 +90,7 @@ def _cuda_run(run):
     for line in run.split("\n"):
         code = line.split("  #")[0].rstrip()
         alloc = re.fullmatch(r"(\s*)(\w+) = np\.(zeros|empty)\((.*)\)", code)
-        view = re.fullmatch(r"(\s*)(\w+) = (st|\w+)\[(.+)\](?:\.reshape\(\((.*)\)\))?", code)
+        view = re.fullmatch(r"(\s*)(\w+) = (\w+)\[(.+)\](?:\.reshape\(\((.*)\)\))?", code)
         shaped = re.fullmatch(r"(\s*)(\w+) = (\w+)\.reshape\(\((.*)\)\)", code)
         if alloc and alloc.group(2) in WORK:
             lines += _view(alloc.group(1), alloc.group(2), alloc.group(4), "work", "ow",
@@ -160,7 +158,7 @@ def work_length(spec, args):
     """Floats of one member's ``work`` row (every work array the scheme may use) and uint64
     of its ``wkeys`` row."""
     n = _work_sizes(spec, args)
-    floats = sum(int(np.prod([n[f] for f in shape])) for shape, _ in WORK.values())
+    floats = sum(int(np.prod([n[f] for f in shape])) for shape in WORK.values())
     return floats, n["NZ1"] * n["NR"]
 
 
@@ -175,8 +173,7 @@ def kernel(spec, cpu_source):
         source = _verified(cuda_source(cpu_source), spec)
         module = types.ModuleType(f"rb_cuda_{abs(hash(text))}")
         sys.modules[module.__name__] = module
-        exec(compile(source, f"<rate_bridge cuda kernel {spec.flats[0].name}>", "exec"),
-             module.__dict__)
+        exec(compile(source, f"<{module.__name__}>", "exec"), module.__dict__)
         _MODULES[text] = module
     return _MODULES[text]
 
