@@ -104,8 +104,11 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         (n_regions,), or a series (n_times,) / (n_times, n_regions), oldest first, last row at
         t = 0, spaced by ``dt`` (shorter series are padded with their oldest row).
     parallel : {"auto", "batch", "regions"}
-        Parallelise over batch members ("auto" = "batch"), or over regions inside each step
-        ("regions": only worth it for very large networks on many cores).
+        Parallelise over batch members ("auto" = "batch" on the CPU), or over regions inside
+        each step ("regions": on the CPU only worth it for very large networks on many cores).
+        On the GPU, "batch" runs each member in a thread and "regions" each member in a block
+        of threads over its regions; "auto" takes "regions" from ``CUDA_BLOCK_MIN_REGIONS``
+        regions on (a block fills the GPU at moderate batches), else "batch".
     n_jobs : int | None
         Number of threads (numba): None (default) or -1 for all cores, or a positive int.
     monitors : list of Monitor | None
@@ -119,10 +122,10 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         worth it for long runs or large sweeps on one connectome. None also specialises a lone
         circuit (one region, no coupling), which has no other size.
     backend : {"cpu", "cuda", "auto"}
-        Where the kernel runs: the CPU (numba threads), an NVIDIA GPU (one thread per batch
-        member; needs numba's CUDA target, e.g. ``pip install numba-cuda``, and a driver; an
-        error if none is usable), or "auto": the GPU when one is present and the batch has at
-        least ``AUTO_CUDA_MIN_BATCH`` members, else the CPU. Both run the same generated
+        Where the kernel runs: the CPU (numba threads), an NVIDIA GPU (threads per member
+        as ``parallel`` says; needs numba's CUDA target, e.g. ``pip install numba-cuda``, and
+        a driver; an error if none is usable), or "auto": the GPU when one is present and the
+        batch has at least ``AUTO_CUDA_MIN_BATCH`` members, else the CPU. Both run the same generated
         equations and draw the same noise for a seed.
     %(verbose)s
 
@@ -148,7 +151,9 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     net = _as_network(model)
     o = _check_options(net, duration, dt, integrator, params, seed, noise, inputs, record,
                        sampling_rate, record_mode, delay_mode, parallel, n_jobs)
-    backend = _backend(backend, len(o.batch), o.parallel)
+    backend = _backend(backend, len(o.batch))
+    if backend == "cuda":
+        o.parallel = _cuda_parallel(parallel, net.n_regions)
     if specialize is None:      # a lone circuit has one size only: nothing to share
         specialize = net.n_regions == 1 and not net.couplings
     kinds = {validate_type(m, mon.Monitor, f"monitors[{i}]").kind
@@ -185,7 +190,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
         "delay_mode": delay_mode, "noise": {k: np.asarray(v).tolist() for k, v in o.noise.items()},
         "inputs": sorted(o.inputs), "couplings": [repr(c) for c in net.couplings],
         "kernel": key, "versions": _versions(), "run_seconds": t_run, "kernel_seconds": t_kernel,
-        "backend": backend,
+        "backend": backend, "parallel": o.parallel,
     }
     times = np.arange(args.out.shape[2]) * o.rec_every * o.dt
     results = _results(net, spec.totals, o.record, times, args, common, o.batch)
@@ -224,12 +229,15 @@ def _check_options(net, duration, dt, integrator, params, seed, noise, inputs, r
 
 
 # -- helpers -----------------------------------------------------------------------------------
-#: backend="auto" takes the GPU from this many batch members on (one thread each: fewer leave
-#: most of a GPU idle, and the CPU kernel is faster)
+#: backend="auto" takes the GPU from this many batch members on (fewer leave most of a GPU
+#: idle, and the CPU kernel is faster)
 AUTO_CUDA_MIN_BATCH = 256
+#: on the GPU, parallel="auto" gives each member a block of threads over its regions from this
+#: many regions on (a warp's worth), else a thread
+CUDA_BLOCK_MIN_REGIONS = 32
 
 
-def _backend(backend, n_members, parallel):
+def _backend(backend, n_members):
     """"cpu" or "cuda" for simulate()'s ``backend``, or a clear error."""
     check_option("backend", backend, ("cpu", "cuda", "auto"))
     if backend == "cpu":
@@ -237,15 +245,20 @@ def _backend(backend, n_members, parallel):
     usable = cuda.available()
     if backend == "auto":
         return ("cuda" if usable and not cuda.simulator() and n_members >= AUTO_CUDA_MIN_BATCH
-                and parallel != "regions" else "cpu")
+                else "cpu")
     if not usable:
         raise RuntimeError("backend='cuda' needs an NVIDIA GPU that numba can use "
                            "(numba.cuda.is_available() is False): install numba-cuda and a CUDA "
                            "driver, or use backend='cpu' or 'auto' (which falls back to the CPU)")
-    if parallel == "regions":
-        raise ValueError("parallel='regions' splits regions over CPU threads; with "
-                         "backend='cuda' each batch member is a GPU thread: use parallel='auto'")
     return "cuda"
+
+
+def _cuda_parallel(parallel, n_regions):
+    """simulate()'s ``parallel`` on the GPU: "batch" (a thread per member) or "regions" (a
+    block of threads per member)."""
+    if parallel in ("auto", None):
+        return "regions" if n_regions >= CUDA_BLOCK_MIN_REGIONS else "batch"
+    return _parallel_mode(parallel)
 
 
 def _as_network(model):

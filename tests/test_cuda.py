@@ -25,24 +25,52 @@ def simulated():
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def test_cuda_kernel_equals_the_cpu_kernel(simulated):
-    assert simulated["backend"] == "cuda"
+MODES = ("batch", "regions")     # a thread per member, a block of threads per member
+
+
+@pytest.mark.parametrize("par", MODES)
+def test_cuda_kernel_equals_the_cpu_kernel(simulated, par):
+    assert simulated[f"backend_{par}"] == ["cuda", par]
     # delays rounded and interpolated, a batch with per-member coupling
-    assert simulated["deterministic_round"] <= 1e-12
-    assert simulated["deterministic_interpolate"] <= 1e-12
+    assert simulated[f"deterministic_round_{par}"] <= 1e-12
+    assert simulated[f"deterministic_interpolate_{par}"] <= 1e-12
 
 
-def test_cuda_draws_the_same_noise_and_computes_the_same_monitors(simulated):
-    assert simulated["noise"] <= 1e-12 and simulated["monitors"] <= 1e-12
-    assert simulated["noise_differs_by_seed"] > 1e-3      # the members' seeds differ
+@pytest.mark.parametrize("par", MODES)
+def test_cuda_draws_the_same_noise_and_computes_the_same_monitors(simulated, par):
+    assert simulated[f"noise_{par}"] <= 1e-12 and simulated[f"monitors_{par}"] <= 1e-12
+    assert simulated[f"noise_differs_by_seed_{par}"] > 1e-3      # the members' seeds differ
 
 
-def test_a_diverging_member_is_found_at_the_same_step(simulated):
+@pytest.mark.parametrize("par", MODES)
+def test_a_diverging_member_is_found_at_the_same_step(simulated, par):
     for mode in ("round", "interpolate"):
-        cpu, gpu = simulated[f"status_{mode}"]
+        cpu, gpu = simulated[f"status_{mode}_{par}"]
         assert cpu == gpu == ["completed", "completed", "diverged"]
-        assert simulated[f"diverged_{mode}"][0] == simulated[f"diverged_{mode}"][1]
-        assert simulated[f"diverged_{mode}"][0]["step"] == 1
+        assert simulated[f"diverged_{mode}_{par}"][0] == simulated[f"diverged_{mode}_{par}"][1]
+        assert simulated[f"diverged_{mode}_{par}"][0]["step"] == 1
+
+
+def test_region_loops_are_spread_over_a_blocks_threads():
+    """The loops the CPU spreads over cores (prange) are spread over a block's threads, each
+    followed by a barrier; a count made in one becomes the block's count."""
+    src = ("def f(x, S):\n    n_bad = 0\n    for j in prange(S):  # each\n        x[j] += 1.0\n"
+           "        n_bad += x[j] > 2.0\n    for q in range(2):\n        for r in prange(S):\n"
+           "            x[r] *= 2.0\n\n    return n_bad\n")
+    assert cuda._spread(src).split("\n") == [
+        "def f(x, S):", "    n_bad = 0",
+        "    for j in range(cuda.threadIdx.x, S, cuda.blockDim.x):  # each",
+        "        x[j] += 1.0", "        n_bad += x[j] > 2.0",
+        "    n_bad = cuda.syncthreads_count(n_bad)", "    for q in range(2):",
+        "        for r in range(cuda.threadIdx.x, S, cuda.blockDim.x):", "            x[r] *= 2.0",
+        "        cuda.syncthreads()", "", "    return n_bad", ""]
+    with pytest.raises(AssertionError, match="nested"):
+        cuda._spread("for i in prange(3):\n    for j in prange(2):\n        pass\n")
+    # on a GPU, parallel="auto" takes a block per member from a warp's worth of regions on
+    from rate_bridge.simulate import CUDA_BLOCK_MIN_REGIONS, _cuda_parallel
+    assert _cuda_parallel("auto", CUDA_BLOCK_MIN_REGIONS) == "regions"
+    assert _cuda_parallel("auto", CUDA_BLOCK_MIN_REGIONS - 1) == "batch"
+    assert _cuda_parallel("batch", 1000) == "batch"
 
 
 def test_device_memory_plan_splits_the_batch_or_refuses(simulated):
@@ -61,7 +89,8 @@ def test_without_a_device_cuda_is_an_error_and_auto_takes_the_cpu():
         rb.simulate("jansen_rit", 0.01, 1e-4, backend="gpu")
 
 
-def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch):
+@pytest.mark.parametrize("par", MODES)
+def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch, par):
     """With numba-cuda and NVIDIA's compiler libraries (pip: numba-cuda,
     nvidia-cuda-nvcc-cu12, nvidia-cuda-nvrtc-cu12) the generated kernel, monitors and noise
     included, compiles to PTX for compute capability 9.0: the CUDA target's typing and
@@ -93,7 +122,9 @@ def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch):
     net = rb.Network.from_arrays([[0.0, 1.0], [0.5, 0.0]], "jansen_rit",
                                  coupling=("pc.v", "pc.m_in_e"), delays=[[0, 0.004], [0.003, 0]])
     rb.simulate(net, 0.02, 1e-4, backend="cuda", noise={"pc.u": 22.0}, record=["pc.v"],
+                parallel=par,
                 monitors=[rb.monitors.Covariance("pc.v"), rb.monitors.Bold("pc.v", tr=0.01),
                           rb.monitors.Welch("pc.v", nperseg=8),
                           rb.monitors.Sensors("pc.v", gain=[[1.0, 2.0]])])
     assert len(ptx) == 1 and ".entry" in ptx[0] and "fma.rn.f64" in ptx[0]
+    assert ("bar.sync" in ptx[0]) == (par == "regions")        # a block's barriers

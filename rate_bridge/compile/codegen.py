@@ -841,7 +841,7 @@ def _gen_diffusion(w, spec, deco, rng):
     w("def _diffusion(x, lay, par, greg, nvar, dw, gdw):")
     w.indent()
     mark = w.mark()
-    w("for j in range(gdw.shape[0]):")
+    w(f"for j in {rng}(gdw.shape[0]):")
     w("    gdw[j] = 0.0")
     w("for z in range(nvar.shape[0]):")
     w.indent()
@@ -890,14 +890,14 @@ def _counting_nonfinite(step):
     return "\n".join(lines) + "\n"
 
 
-def _sampling(spec, indent):
+def _sampling(spec, indent, rng):
     """Recording and monitor sampling of the state at t_n, right after the first stage (which
     leaves its inputs in iv, cin and ext). Called from run: from inside the inlined stage, each
     call took and dropped a reference to its ten arrays (a fifth of a lone circuit's step)."""
     lines = ["if rec_on:", "    _record(x, lay, par, greg, iv, cin, ext, sv, acc, rvar)"]
     if spec.monitors:
         lines += ["for k in range(mvar.shape[0]):",
-                  "    for r in range(mv.shape[1]):",
+                  f"    for r in {rng}(mv.shape[1]):",
                   "        mv[k, r] = 0.0",
                   "_record(x, lay, par, greg, iv, cin, ext, sv, mv, mvar)"]
     return "\n".join(indent + line for line in lines)
@@ -922,7 +922,7 @@ def _gen_run(w, spec, deco, rng, par):
             xs, c, out = [a.strip() for a in rest.rstrip(")").split(",")]
             line = f"{head}_stage({xs}, {c}, " + stage_args.format(out=out) + ")"
             if float(c) == 0.0:     # the state at t_n, with its stage-0 inputs
-                line += "\n" + _sampling(spec, head)
+                line += "\n" + _sampling(spec, head, rng)
         elif "DIFF(" in line:
             head, rest = line.split("DIFF(", 1)
             xs, out = [a.strip() for a in rest.rstrip(")").split(",")]
@@ -974,9 +974,9 @@ mw = st[o:o + nmw]                # the monitors' work space
 cpos = st[o + nmw:o + nmw + 1]
 x = st[o + nmw + 1:o + nmw + 1 + np.int64(S)]
 if n0 == 0:
-    for j in range(st.shape[0]):
+    for j in {rng}(st.shape[0]):
         st[j] = 0.0
-    for j in range(x.shape[0]):
+    for j in {rng}(x.shape[0]):
         x[j] = x0[b, j]
     cpos[0] = -1.0
 iv = np.empty({_size(spec, "NE")})
@@ -992,7 +992,7 @@ mv = np.zeros((max(mvar.shape[0], 1), NR))      # monitored variables at t_n
 {scratch}sqdt = math.sqrt(dt)
 keys = np.empty((max(NZ, 1), NR), dtype=np.uint64)
 for z in range(NZ):
-    for r in range(NR):
+    for r in {rng}(NR):
         keys[z, r] = _stream_key(seed, nvar[z], r)   # keyed by variable: stable streams
 _sources(x, lay, par, cpar, greg, sv)
 # tn, phase, sample: n % L, n % rec_every, n // rec_every (counters, no divisions)
@@ -1000,7 +1000,7 @@ tn, phase, sample = np.int64(st[0]), np.int64(st[1]), np.int64(st[2])
 if n0 == 0:
     LH = hinit.shape[2]
     for q in range({Q}):
-        for r in range(NR):
+        for r in {rng}(NR):
             for m in range(L):
                 j = (L - m) % L
                 if LH > 0 and q < {NC}:
@@ -1017,19 +1017,23 @@ for n in range(n0, n1):
         break
 {far_call}    # drives and input noise reach inputs through ext, held over the step
     for z in range(NZ):
-        for r in range(NR):
+        for r in {rng}(NR):
             ext[nvar[z], r] = 0.0
     for d in range(ND):
-        for r in range(NR):
+        for r in {rng}(NR):
             ext[dvar[d], r] = 0.0
     for d in range(ND):
-        for r in range(NR):
+        for r in {rng}(NR):
             ext[dvar[d], r] += drv[d, n, r]
     for z in range(NZ):
         # row views: plain 1-d loops, which vectorise (2-d indexing with a row read from
-        # nvar did not, and cost 2.5x)
-        ez, kz, sz, wz = ext[nvar[z]], keys[z], nsig[z], dw[z]
-        for r in range(NR):
+        # nvar did not, and cost 2.5x); one per line: a prange loop lost its writes through
+        # views bound by one tuple assignment (numba 0.68)
+        ez = ext[nvar[z]]
+        kz = keys[z]
+        sz = nsig[z]
+        wz = dw[z]
+        for r in {rng}(NR):
             g = sz[r] * _gauss(kz[r], n)
             ez[r] += g
             wz[r] = g * sqdt
@@ -1043,7 +1047,7 @@ for n in range(n0, n1):
 if rec_on and (not rec_avg or phase == rec_every - 1):
     scale = 1.0 / rec_every if rec_avg else 1.0
     for k in range(acc.shape[0]):
-        for r in range(NR):
+        for r in {rng}(NR):
             out[k, sample, r] = acc[k, r] * scale
             acc[k, r] = 0.0
 if n_bad > 0:
@@ -1055,7 +1059,7 @@ if n_bad > 0:
 _sources(x, lay, par, cpar, greg, sv)
 tn1 = tn + 1 if tn + 1 < L else 0
 for q in range({Q} if idel else {NC}):   # internal sources only when delayed
-    for r in range(NR):
+    for r in {rng}(NR):
         hist[q, r, tn1] = sv[q, r]
         hist[q, r, tn1 + L] = sv[q, r]
 tn = tn1

@@ -60,8 +60,10 @@ def simulator():
     return bool(config.ENABLE_CUDASIM)
 
 
-def cuda_source(cpu_source):
-    """The CUDA module source from the CPU kernel module's source."""
+def cuda_source(cpu_source, per="member"):
+    """The CUDA module source from the CPU kernel module's source: one thread per member
+    (``per="member"``, from the source of ``parallel="batch"``) or a block of threads per
+    member, spread over its regions (``per="region"``, from that of ``parallel="regions"``)."""
     src = cpu_source.replace("from numba import njit, prange", "from numba import cuda")
     run_at = src.index("\ndef run(")
     deco_at = src.rindex("@njit(", 0, run_at)
@@ -71,6 +73,8 @@ def cuda_source(cpu_source):
     if simulator():
         head = re.sub(r"@intrinsic\ndef _f64_from_bits\(.*?\n\n\n@intrinsic\ndef _bits_of\(.*?"
                       r"codegen\n", _SIM_CASTS.strip("\n") + "\n", head, flags=re.S)
+    if per == "region":
+        return _spread(head) + _spread(_block_run(run))
     return head + _cuda_run(run)
 
 
@@ -78,26 +82,17 @@ def _cuda_run(run):
     """``run`` as a kernel: one thread per member; every per-member array has the member as
     its last axis (so that a warp's 32 threads read 32 neighbouring values), the member's
     view is ``[..., b]``; work arrays come from ``work`` / ``wkeys``."""
-    run = re.sub(r"@njit\([^)]*\)", "@cuda.jit", run, count=1)
-    run = run.replace(", carry):", ", carry, work, wkeys):", 1)
-    run = run.replace("    for b in range(b0, b1):\n",
-                      "    b = b0 + cuda.grid(1)\n    if b < b1:\n", 1)
-    run = run.replace("continue      # diverged or stopped", "return      # diverged or stopped")
+    run = _kernel_head(run, "cuda.grid(1)")
     run = re.sub(r"= (\w+_all)\[b\]\n", r"= \1[..., b]\n", run)
     run = run.replace("x0[b, j]", "x0[j, b]")
     run = run.replace("carry[b - b0], ", "carry[:, bb], ", 1)
     lines, slices = [], {}
     for line in run.split("\n"):
         code = line.split("  #")[0].rstrip()
-        alloc = re.fullmatch(r"(\s*)(\w+) = np\.(zeros|empty)\((.*)\)", code)
         view = re.fullmatch(r"(\s*)(\w+) = (\w+)\[(.+)\](?:\.reshape\(\((.*)\)\))?", code)
         shaped = re.fullmatch(r"(\s*)(\w+) = (\w+)\.reshape\(\((.*)\)\)", code)
-        if alloc and alloc.group(2) in WORK:
-            lines += _view(alloc.group(1), alloc.group(2), alloc.group(4), "work", "ow",
-                           alloc.group(3) == "zeros")
-        elif alloc and alloc.group(2) == "keys":
-            lines += _view(alloc.group(1), "keys", alloc.group(4).split(", dtype=")[0],
-                           "wkeys", "ok", False)
+        if _allocation(code):
+            lines += _view(*_allocation(code), "member")
         elif view and view.group(3) == "st":          # a part of the member's carry
             ind, name, part, dims = view.group(1), view.group(2), view.group(4), view.group(5)
             slices[name] = part
@@ -108,9 +103,84 @@ def _cuda_run(run):
                          + _carry_part(slices[shaped.group(3)], shaped.group(4)))
         else:
             lines.append(line)
+    return _with_offsets(lines)
+
+
+def _block_run(run):
+    """``run`` as a kernel of a block per member (the CPU's layout, member first: a warp's
+    threads, neighbouring regions, read neighbouring values); work arrays come from
+    ``work[bb]`` / ``wkeys[bb]``; the monitors run on the block's first thread."""
+    run = _kernel_head(run, "cuda.blockIdx.x")
+    lines = []
+    for line in run.split("\n"):
+        code = line.split("  #")[0].rstrip()
+        if _allocation(code):
+            lines += _view(*_allocation(code), "region")
+        elif code.lstrip().startswith("_monitors("):   # sequential: Welford sums, FFTs
+            ind = code[:len(code) - len(code.lstrip())]
+            lines += [f"{ind}if cuda.threadIdx.x == 0:", f"    {line}",
+                      f"{ind}cuda.syncthreads()"]
+        else:
+            lines.append(line)
+    return _with_offsets(lines)
+
+
+def _kernel_head(run, member):
+    """``run``'s decorator, arguments and member loop made a kernel's: member ``b0 +
+    member``."""
+    run = re.sub(r"@njit\([^)]*\)", "@cuda.jit", run, count=1)
+    run = run.replace(", carry):", ", carry, work, wkeys):", 1)
+    run = run.replace("    for b in range(b0, b1):\n", f"    b = b0 + {member}\n    if b < b1:\n", 1)
+    return run.replace("continue      # diverged or stopped", "return      # diverged or stopped")
+
+
+def _allocation(code):
+    """(indent, name, shape, array, offset, zero) of a work array ``run`` allocates on the
+    CPU, or None."""
+    alloc = re.fullmatch(r"(\s*)(\w+) = np\.(zeros|empty)\((.*)\)", code)
+    if alloc and alloc.group(2) in WORK:
+        return (alloc.group(1), alloc.group(2), alloc.group(4), "work", "ow",
+                alloc.group(3) == "zeros")
+    if alloc and alloc.group(2) == "keys":
+        return alloc.group(1), "keys", alloc.group(4).split(", dtype=")[0], "wkeys", "ok", False
+    return None
+
+
+def _with_offsets(lines):
+    """The lines with the work offsets and the member's index bb set at the member's start."""
     at = lines.index("    if b < b1:") + 1
     head = ["        bb, ow, ok = b - b0, np.int64(0), np.int64(0)"]
     return "\n".join(lines[:at] + head + lines[at:])
+
+
+def _spread(source):
+    """``source`` with its ``prange`` loops (those the CPU spreads over cores) spread over the
+    block's threads instead: thread t takes iterations t, t + blockDim, ...; a barrier follows
+    each loop, since the next may read what any thread wrote. A count made in such a loop
+    (``n = 0`` just before, ``n += ...`` inside) becomes the block's number of threads that
+    counted (the kernel tests such counts against 0). Every thread runs the rest, on the same
+    values, so that each reaches every barrier."""
+    lines, out, loop = source.split("\n"), [], None
+    for i, line in enumerate(lines):
+        ind = len(line) - len(line.lstrip())
+        if loop and line.strip() and ind <= loop[0]:      # the loop ended before this line
+            out[loop[2]:loop[2]] = loop[1]
+            loop = None
+        head = re.fullmatch(r"(\s*)for (\w+) in prange\((.*)\):(\s*#.*)?", line)
+        if head:
+            assert loop is None, f"nested prange loops: {line}"
+            count = re.fullmatch(r"\s*(\w+) = 0", lines[i - 1])
+            after = (f"{head.group(1)}{count.group(1)} = cuda.syncthreads_count"
+                     f"({count.group(1)})" if count else f"{head.group(1)}cuda.syncthreads()")
+            line = (f"{head.group(1)}for {head.group(2)} in range(cuda.threadIdx.x, "
+                    f"{head.group(3)}, cuda.blockDim.x):{head.group(4) or ''}")
+            loop = [ind, [after], None]
+        out.append(line)
+        if loop and line.strip():
+            loop[2] = len(out)                # the barrier goes after the loop's last line
+    if loop:
+        out[loop[2]:loop[2]] = loop[1]
+    return "\n".join(out)
 
 
 def _carry_part(part, dims):
@@ -125,25 +195,24 @@ def _int64(dims):
     return ", ".join(f"np.int64({ast.unparse(d)})" for d in tree.elts)
 
 
-def _view(indent, name, shape, array, offset, zero):
+def _view(indent, name, shape, array, offset, zero, per):
     """Lines binding ``name`` to the member's view of the next ``shape`` rows of ``array``
-    (work or wkeys), zeroed if ``zero``."""
+    (work or wkeys; its member axis last for ``per="member"``, first for "region"), zeroed
+    if ``zero`` (spread over the block's threads for "region")."""
     tree = ast.parse(shape, mode="eval").body
     dims = tree.elts if isinstance(tree, ast.Tuple) else [tree]
     size = " * ".join(f"({ast.unparse(d)})" for d in dims)
-    rows = f"{array}[{offset}:{offset} + {name}_n]"
+    shape_ = _int64(", ".join(ast.unparse(d) for d in dims))
     out = [f"{indent}{name}_n = np.int64({size})"]
-    if isinstance(tree, ast.Tuple):
-        shape_ = ", ".join(ast.unparse(d) for d in dims)
-        out.append(f"{indent}{name} = {rows}.reshape(({_int64(shape_)}, {array}.shape[1]))"
-                   "[..., bb]")
+    if per == "region":
+        rows = f"{array}[bb, {offset}:{offset} + {name}_n]"
+        out.append(f"{indent}{name} = {rows}.reshape(({shape_},))")
+        zeros = [f"{indent}for j_ in prange({name}_n):", f"{indent}    {array}[bb, {offset} + j_] = 0.0"]
     else:
-        out.append(f"{indent}{name} = {rows}[:, bb]")
-    if zero:
-        out += [f"{indent}for j_ in range({name}_n):",
-                f"{indent}    {array}[{offset} + j_, bb] = 0.0"]
-    out.append(f"{indent}{offset} += {name}_n")
-    return out
+        rows = f"{array}[{offset}:{offset} + {name}_n]"
+        out.append(f"{indent}{name} = {rows}.reshape(({shape_}, {array}.shape[1]))[..., bb]")
+        zeros = [f"{indent}for j_ in range({name}_n):", f"{indent}    {array}[{offset} + j_, bb] = 0.0"]
+    return out + (zeros if zero else []) + [f"{indent}{offset} += {name}_n"]
 
 
 def _work_sizes(spec, args):
@@ -170,12 +239,17 @@ def kernel(spec, cpu_source):
     text = spec.text()
     if text not in _MODULES:
         from .codegen import _verified
-        source = _verified(cuda_source(cpu_source), spec)
+        source = _verified(cuda_source(cpu_source, _per(spec)), spec)
         module = types.ModuleType(f"rb_cuda_{abs(hash(text))}")
         sys.modules[module.__name__] = module
         exec(compile(source, f"<{module.__name__}>", "exec"), module.__dict__)
         _MODULES[text] = module
     return _MODULES[text]
+
+
+def _per(spec):
+    """"region" (a block per member) for a kernel of parallel="regions", else "member"."""
+    return "region" if spec.parallel == "regions" else "member"
 
 
 def device_memory():
@@ -210,17 +284,20 @@ def _mib(n):
     return f"{n / 2**20:.3g} MiB"
 
 
-def run(spec, cpu_source, args, carry, chunk_steps, threads_per_block=64):
+def run(spec, cpu_source, args, carry, chunk_steps, threads=None):
     """Run every member of ``args`` on the device, in launches of as many members as fit and
     chunks of ``chunk_steps`` steps; outputs copied back into ``args`` (out, status, mout).
+    ``threads``: per block (default: 64 members, or :func:`_block_threads`).
     Returns True if interrupted by Ctrl-C (between chunks)."""
     from numba import cuda
     from .abi import FIELDS, MEMBER
-    module = kernel(spec, cpu_source)
-    B, n_steps = args.x0.shape[0], args.n_steps
+    module, per = kernel(spec, cpu_source), _per(spec)
+    B, n_steps, R = args.x0.shape[0], args.n_steps, spec.totals["n_regions"]
+    threads = threads or (64 if per == "member" else _block_threads(R))
     size, member, shared = plan(spec, args, carry, device_memory())
     logger.info(f"CUDA: {B} member(s) in launches of {size} ({_mib(member)} per member, "
-                f"{_mib(shared)} shared)")
+                f"{_mib(shared)} shared), {threads} threads per "
+                + ("block" if per == "member" else "member"))
     values = {f: getattr(args, f) for f in FIELDS}
     shared_d = {f: cuda.to_device(np.ascontiguousarray(v)) for f, v in values.items()
                 if f not in MEMBER and isinstance(v, np.ndarray)}
@@ -229,33 +306,43 @@ def run(spec, cpu_source, args, carry, chunk_steps, threads_per_block=64):
         if simulator():     # numpy warns where the noise keys' uint64 products wrap, as meant
             warnings.simplefilter("ignore", RuntimeWarning)
         interrupted = _launches(module, spec, args, values, shared_d, carry, size, chunk_steps,
-                                threads_per_block)
+                                per, threads)
     logger.info(f"CUDA: {B} x {n_steps} steps in {time.perf_counter() - t0:.3f} s")
     return interrupted
 
 
-def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, threads_per_block):
-    """Launch the kernel for each block of ``size`` members, in chunks of steps."""
+def _block_threads(n_regions):
+    """Threads of a member's block: a warp per 32 regions, up to 256 (more regions: several
+    per thread). In the simulator, where each is a Python thread, two: the fewest that still
+    share the regions and meet at the barriers."""
+    return min(2, n_regions) if simulator() else min(256, 32 * -(-n_regions // 32))
+
+
+def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, per, threads):
+    """Launch the kernel for each part of ``size`` members, in chunks of steps. Per-member
+    arrays have the member last on the device for ``per="member"``, first for "region"."""
     from numba import cuda
     from .abi import FIELDS, MEMBER
     B, n_steps = args.x0.shape[0], args.n_steps
     floats, keys = work_length(spec, args)
+    last = per == "member"
+
+    def device(a):      # a host array of members (first axis) in the device layout
+        return cuda.to_device(np.ascontiguousarray(np.moveaxis(a, 0, -1) if last else a))
+
     interrupted = False
     for b0 in range(0, B, size):
         b1 = min(b0 + size, B)
         if b0 == 0 or b1 - b0 != size:
-            carry_d = cuda.to_device(np.zeros((carry, b1 - b0)))
-            work_d = cuda.to_device(np.zeros((floats, b1 - b0)))
-            keys_d = cuda.to_device(np.zeros((keys, b1 - b0), dtype=np.uint64))
-        member_d = {f: cuda.to_device(np.ascontiguousarray(np.moveaxis(values[f][b0:b1], 0, -1)))
-                    for f in FIELDS if f in MEMBER}
+            carry_d, work_d = device(np.zeros((b1 - b0, carry))), device(np.zeros((b1 - b0, floats)))
+            keys_d = device(np.zeros((b1 - b0, keys), dtype=np.uint64))
+        member_d = {f: device(values[f][b0:b1]) for f in FIELDS if f in MEMBER}
         call = [member_d.get(f, shared_d.get(f, values[f])) for f in FIELDS]
-        blocks = (b1 - b0 + threads_per_block - 1) // threads_per_block
+        blocks = -(-(b1 - b0) // threads) if last else b1 - b0
         for n0 in range(0, n_steps, chunk_steps):
             n1 = min(n0 + chunk_steps, n_steps)
             try:
-                module.run[blocks, threads_per_block](*call, 0, b1 - b0, n0, n1, carry_d,
-                                                      work_d, keys_d)
+                module.run[blocks, threads](*call, 0, b1 - b0, n0, n1, carry_d, work_d, keys_d)
                 cuda.synchronize()
             except KeyboardInterrupt:
                 cuda.synchronize()
@@ -263,7 +350,8 @@ def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, th
             if interrupted:
                 break
         for f in ("out", "status", "mout"):
-            values[f][b0:b1] = np.moveaxis(member_d[f].copy_to_host(), -1, 0)
+            host = member_d[f].copy_to_host()
+            values[f][b0:b1] = np.moveaxis(host, -1, 0) if last else host
         if interrupted:
             values["status"][b1:, 0] = -2
             break
