@@ -309,7 +309,7 @@ def _delayed(hist, q, r, di, df, c, n, tn, L, now):
     w.block(_ROW_DOT)
     w()
     _gen_record(w, spec, deco, rng)
-    _gen_monitors(w, spec, deco)
+    _gen_monitors(w, spec, deco, rng)
     _gen_stage(w, spec, deco, rng)
     _gen_diffusion(w, spec, deco, rng)
     _gen_run(w, spec, deco, rng, par)
@@ -737,11 +737,11 @@ def _int(value):
     return f"np.int64({value})"
 
 
-def _gen_monitors(w, spec, deco):
+def _gen_monitors(w, spec, deco, rng):
     """_monitors: every streaming monitor of the run, one step (kinds used only)."""
     if not spec.monitors:
         return
-    w.block(monitor_source(spec.monitors))
+    w.block(monitor_source(spec.monitors, rng))
     w()
     w(deco.replace(", parallel=True)", ")"))
     w("def _monitors(n, mv, mon, monf, marr, mout, mw, dt):")

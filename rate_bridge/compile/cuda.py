@@ -109,17 +109,13 @@ def _cuda_run(run):
 def _block_run(run):
     """``run`` as a kernel of a block per member (the CPU's layout, member first: a warp's
     threads, neighbouring regions, read neighbouring values); work arrays come from
-    ``work[bb]`` / ``wkeys[bb]``; the monitors run on the block's first thread."""
+    ``work[bb]`` / ``wkeys[bb]``."""
     run = _kernel_head(run, "cuda.blockIdx.x")
     lines = []
     for line in run.split("\n"):
         code = line.split("  #")[0].rstrip()
         if _allocation(code):
             lines += _view(*_allocation(code), "region")
-        elif code.lstrip().startswith("_monitors("):   # sequential: Welford sums, FFTs
-            ind = code[:len(code) - len(code.lstrip())]
-            lines += [f"{ind}if cuda.threadIdx.x == 0:", f"    {line}",
-                      f"{ind}cuda.syncthreads()"]
         else:
             lines.append(line)
     return _with_offsets(lines)

@@ -39,16 +39,16 @@ def _msample(n, m, mv, mon, mw):
     a, every, R = _nn(mon[m, 5]), _nn(mon[m, 1]), _nn(mv.shape[1])
     ph = k % every
     if ph == 0:
-        for r in range(R):
+        for r in RANGE(R):
             mw[a + r] = mv[m, r]
     elif mon[m, 3]:
-        for r in range(R):
+        for r in RANGE(R):
             mw[a + r] += mv[m, r]
     if ph != every - 1:
         return -1
     if mon[m, 3] and every > 1:
         scale = 1.0 / every          # as the recordings' averages: the same numbers
-        for r in range(R):
+        for r in RANGE(R):
             mw[a + r] *= scale
     return k // every
 '''
@@ -63,12 +63,12 @@ def _mbold(n, m, mv, mon, monf, mout, mw, dt):
     kap, gam, itau, ialpha, E0 = monf[m, 0], monf[m, 1], monf[m, 2], monf[m, 3], monf[m, 4]
     V0, k1, k2, k3, lnE = monf[m, 5], monf[m, 6], monf[m, 7], monf[m, 8], monf[m, 9]
     if n == 0:                        # at rest: no signal, flow, volume and dHb at 1
-        for r in range(R):
+        for r in RANGE(R):
             mw[a + r] = 0.0
             mw[a + R + r] = 1.0
             mw[a + 2 * R + r] = 1.0
             mw[a + 3 * R + r] = 1.0
-    for r in range(R):
+    for r in RANGE(R):
         s, f, v, q = mw[a + r], mw[a + R + r], mw[a + 2 * R + r], mw[a + 3 * R + r]
         zr = mv[m, r]
         fo = _fexp(_flog(v) * ialpha)                  # outflow v ** (1 / alpha)
@@ -89,7 +89,7 @@ def _mbold(n, m, mv, mon, monf, mout, mw, dt):
     k = n + 1
     if k % _nn(mon[m, 1]) == 0 and k // _nn(mon[m, 1]) <= mon[m, 6]:
         o = _nn(mon[m, 4]) + (k // _nn(mon[m, 1]) - 1) * R
-        for r in range(R):
+        for r in RANGE(R):
             v, q = mw[a + 2 * R + r], mw[a + 3 * R + r]
             mout[o + r] = V0 * (k1 * (1.0 - q) + k2 * (1.0 - q / v) + k3 * (1.0 - v))
 ''',
@@ -101,7 +101,7 @@ def _msensors(n, m, mv, mon, marr, mout, mw):
         return
     R, C, a, g = _nn(mv.shape[1]), _nn(mon[m, 7]), _nn(mon[m, 5]), _nn(mon[m, 9])
     o = _nn(mon[m, 4]) + j * C
-    for c in range(C):
+    for c in RANGE(C):
         acc = 0.0
         row = g + c * R
         for r in range(R):
@@ -117,15 +117,15 @@ def _mcov(n, m, mv, mon, mout, mw):
         return
     R, a, o = _nn(mv.shape[1]), _nn(mon[m, 5]), _nn(mon[m, 4])
     cnt = mout[o] + 1.0
-    mout[o] = cnt
-    for r in range(R):
+    for r in RANGE(R):
         d = mw[a + r] - mout[o + 1 + r]
         mw[a + R + r] = d
         mout[o + 1 + r] += d / cnt
+    mout[o] = cnt                     # after a loop: a GPU block's threads have all read it
     e = _nn(a + 2 * R)
-    for r in range(R):
+    for r in RANGE(R):
         mw[e + r] = mw[a + r] - mout[o + 1 + r]
-    for i in range(R):
+    for i in RANGE(R):
         di = mw[a + R + i]
         base = _nn(o + 1 + R + i * R)
         for k in range(i, R):
@@ -144,7 +144,7 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     a, o = _nn(mon[m, 5]), _nn(mon[m, 4])
     ring = _nn(a + R)
     at = _nn(ring + (j % P) * R)
-    for r in range(R):
+    for r in RANGE(R):
         mw[at + r] = mw[a + r]
     cnt = j + 1
     if cnt < P or (cnt - P) % hop != 0:
@@ -155,20 +155,21 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
     half = P // 2
     cs, sn, rev = g + P, g + P + half, g + P + 2 * half
     first = cnt % P                   # the oldest sample of the segment
-    mout[o] += 1.0
-    for r in range(R):
+    segments = mout[o] + 1.0
+    for r in RANGE(R):
         mw[mean + r] = 0.0
+    mout[o] = segments                # after a loop: a GPU block's threads have all read it
     for i in range(P):
         src = _nn(ring + ((first + i) % P) * R)
-        for r in range(R):
+        for r in RANGE(R):
             mw[mean + r] += mw[src + r]
-    for r in range(R):
+    for r in RANGE(R):
         mw[mean + r] /= P
     for i in range(P):
         src = _nn(ring + ((first + i) % P) * R)
         t = _nn(int(marr[rev + i]) * R)
         win = marr[g + i]
-        for r in range(R):
+        for r in RANGE(R):
             mw[re + t + r] = (mw[src + r] - mw[mean + r]) * win
             mw[im + t + r] = 0.0
     h = 1
@@ -178,7 +179,7 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
             for k in range(h):
                 wr, wi = marr[cs + k * stride], -marr[sn + k * stride]
                 i1, i2 = _nn((s0 + k) * R), _nn((s0 + k + h) * R)
-                for r in range(R):
+                for r in RANGE(R):
                     xr, xi = mw[re + i2 + r], mw[im + i2 + r]
                     tr = wr * xr - wi * xi
                     ti = wr * xi + wi * xr
@@ -188,7 +189,7 @@ def _mwelch(n, m, mv, mon, marr, mout, mw):
                     mw[im + i1 + r] += ti
         h *= 2
     for f in range(F):
-        for r in range(R):
+        for r in RANGE(R):
             x, y = mw[re + f * R + r], mw[im + f * R + r]
             mout[_nn(o + 1 + f * R) + r] += x * x + y * y
 ''',
@@ -204,9 +205,12 @@ CALLS = {
 DEFS = {"bold": "_mbold", "sensors": "_msensors", "covariance": "_mcov", "welch": "_mwelch"}
 
 
-def monitor_source(kinds):
-    """Source of the monitor functions of ``kinds`` (with the sampler they share)."""
+def monitor_source(kinds, rng="range"):
+    """Source of the monitor functions of ``kinds`` (with the sampler they share); their
+    element-wise loops over regions (or channels) in ``rng``. "prange" marks them for a GPU
+    block to spread over its threads: on the CPU they stay serial (no ``parallel=True``), as
+    every other thread's reads are done when a loop ends, scalars are written after one."""
     parts = [SOURCES[k] for k in kinds]
     if set(kinds) - {"bold"}:
         parts.insert(0, _SAMPLE)
-    return "\n\n".join(parts)
+    return "\n\n".join(parts).replace("RANGE(", f"{rng}(")
