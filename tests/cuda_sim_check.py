@@ -19,11 +19,11 @@ NET = rb.Network.from_arrays(W, "jansen_rit", coupling=("pc.v", "pc.m_in_e"), de
 
 
 def both(**kw):
-    """The CPU and CUDA results of one call (kw may hold parallel="batch" or "regions" for
-    the GPU: a thread or a block of threads per member)."""
-    par = kw.pop("parallel", "batch")
+    """The CPU and CUDA results of one call (kw may hold, for the GPU only, parallel="batch"
+    or "regions", a thread or a block of threads per member, and dtype)."""
+    gpu = {"parallel": kw.pop("parallel", "batch"), "dtype": kw.pop("dtype", "float64")}
     return [rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend=b, **kw,
-                        **({"parallel": par} if b == "cuda" else {})) for b in ("cpu", "cuda")]
+                        **(gpu if b == "cuda" else {})) for b in ("cpu", "cuda")]
 
 
 def rel(a, b):
@@ -58,15 +58,23 @@ for par in ("batch", "regions"):
     out[f"noise_differs_by_seed_{par}"] = rel(cpu[0]["pc.v"], cpu[1]["pc.v"])
     out[f"backend_{par}"] = [gpu[0].provenance["backend"], gpu[0].provenance["parallel"]]
 
+# float32 on the device against the CPU's float64: a noisy run with two monitors
+for par in ("batch", "regions"):
+    cpu, gpu = both(params=batch[1:2], noise={"pc.u": 22.0}, seed=5, record=["pc.v"],
+                    monitors=mons[:2], parallel=par, dtype="float32")
+    out[f"float32_{par}"] = [members(cpu, gpu, ["pc.v"]),
+                             max(rel(cpu[0].monitors[m.name].data, gpu[0].monitors[m.name].data)
+                                 for m in mons[:2]), gpu[0].provenance["dtype"]]
+
 # memory planning: a device with room for one member at a time runs the batch in launches of
 # one (the same results); with room for none, the run is refused before launching
 planned = []
 real_plan = rb.compile.cuda.plan
 
 
-def one_member(spec, args, carry, free):
-    size, member, shared = real_plan(spec, args, carry, 1e12)
-    planned.append(real_plan(spec, args, carry, 2 * (shared + 1.5 * member)))
+def one_member(spec, args, carry, free, dtype):
+    size, member, shared = real_plan(spec, args, carry, 1e12, dtype)
+    planned.append(real_plan(spec, args, carry, 2 * (shared + 1.5 * member), dtype))
     return planned[-1]
 
 

@@ -6,10 +6,12 @@ CPU, in a process of its own (NUMBA_ENABLE_CUDASIM must be set before numba is i
 the conftest's Jansen-Rit structures (no kernel of its own)."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rate_bridge as rb
@@ -51,6 +53,21 @@ def test_a_diverging_member_is_found_at_the_same_step(simulated, par):
         assert simulated[f"diverged_{mode}_{par}"][0]["step"] == 1
 
 
+@pytest.mark.parametrize("par", MODES)
+def test_float32_agrees_with_float64(simulated, par):
+    """30 ms of a noisy JR network: 4e-7 measured (float32's epsilon is 1.2e-7); the
+    README gives a 4-s comparison (trajectories 2e-5, BOLD, FC and spectra 1e-5)."""
+    trajectory, monitors, dtype = simulated[f"float32_{par}"]
+    assert dtype == "float32" and 1e-9 < trajectory <= 1e-5 and 1e-9 < monitors <= 1e-5
+
+
+def test_float32_is_for_the_gpu():
+    with pytest.raises(ValueError, match="float32.*GPU"):
+        rb.simulate("jansen_rit", 0.01, 1e-4, dtype="float32")
+    with pytest.raises(ValueError, match="dtype"):
+        rb.simulate("jansen_rit", 0.01, 1e-4, dtype="float16")
+
+
 def test_region_loops_are_spread_over_a_blocks_threads():
     """The loops the CPU spreads over cores (prange) are spread over a block's threads, each
     followed by a barrier; a count made in one becomes the block's count."""
@@ -90,7 +107,8 @@ def test_without_a_device_cuda_is_an_error_and_auto_takes_the_cpu():
 
 
 @pytest.mark.parametrize("par", MODES)
-def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch, par):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch, par, dtype):
     """With numba-cuda and NVIDIA's compiler libraries (pip: numba-cuda,
     nvidia-cuda-nvcc-cu12, nvidia-cuda-nvrtc-cu12) the generated kernel, monitors and noise
     included, compiles to PTX for compute capability 9.0: the CUDA target's typing and
@@ -111,10 +129,10 @@ def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch, par):
                         lambda: SimpleNamespace(compute_capability=(9, 0)))
     ptx = []
 
-    def compile_only(spec, source, args, carry, chunk_steps):
-        module = cuda.kernel(spec, source)
-        sig = tuple(numba.typeof(a) for a in args.astuple()) + (types.int64,) * 4 + (
-            types.float64[:, ::1], types.float64[:, ::1], types.uint64[:, ::1])
+    def compile_only(spec, source, args, carry, chunk_steps, dtype):
+        module, f = cuda.kernel(spec, source, dtype), numba.from_dtype(np.dtype(dtype))
+        sig = tuple(numba.typeof(v) for v in cuda.device_values(args, dtype).values()) + (
+            types.int64,) * 4 + (f[:, ::1], f[:, ::1], types.uint64[:, ::1])
         ptx.append(ncuda.compile_ptx(module.run.py_func, sig, cc=(9, 0))[0])
         return False
     monkeypatch.setattr(cuda, "available", lambda: True)
@@ -122,9 +140,13 @@ def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch, par):
     net = rb.Network.from_arrays([[0.0, 1.0], [0.5, 0.0]], "jansen_rit",
                                  coupling=("pc.v", "pc.m_in_e"), delays=[[0, 0.004], [0.003, 0]])
     rb.simulate(net, 0.02, 1e-4, backend="cuda", noise={"pc.u": 22.0}, record=["pc.v"],
-                parallel=par,
+                parallel=par, dtype=dtype,
                 monitors=[rb.monitors.Covariance("pc.v"), rb.monitors.Bold("pc.v", tr=0.01),
                           rb.monitors.Welch("pc.v", nperseg=8),
                           rb.monitors.Sensors("pc.v", gain=[[1.0, 2.0]])])
-    assert len(ptx) == 1 and ".entry" in ptx[0] and "fma.rn.f64" in ptx[0]
+    ops = {t: len(re.findall(rf"\b(?:add|sub|mul|fma\.rn|div\.rn)\.{t}\b", ptx[0]))
+           for t in ("f32", "f64")}
+    assert len(ptx) == 1 and ".entry" in ptx[0]
+    # float32: the model's arithmetic in float32; float64 is left to the noise generator
+    assert ops["f32"] == 0 if dtype == "float64" else ops["f32"] > 2 * ops["f64"]
     assert ("bar.sync" in ptx[0]) == (par == "regions")        # a block's barriers

@@ -19,9 +19,11 @@ CPU: the tests check it against the CPU kernel there. The two bit casts of the v
 LLVM intrinsics, then become numpy views.
 """
 import ast
+import io
 import re
 import sys
 import time
+import tokenize
 import types
 import warnings
 
@@ -60,10 +62,13 @@ def simulator():
     return bool(config.ENABLE_CUDASIM)
 
 
-def cuda_source(cpu_source, per="member"):
+def cuda_source(cpu_source, per="member", dtype="float64"):
     """The CUDA module source from the CPU kernel module's source: one thread per member
     (``per="member"``, from the source of ``parallel="batch"``) or a block of threads per
-    member, spread over its regions (``per="region"``, from that of ``parallel="regions"``)."""
+    member, spread over its regions (``per="region"``, from that of ``parallel="regions"``);
+    in float32 if ``dtype`` says so (:func:`_single`)."""
+    if dtype == "float32":
+        return _single(cuda_source(cpu_source, per))
     src = cpu_source.replace("from numba import njit, prange", "from numba import cuda")
     run_at = src.index("\ndef run(")
     deco_at = src.rindex("@njit(", 0, run_at)
@@ -126,7 +131,8 @@ def _kernel_head(run, member):
     member``."""
     run = re.sub(r"@njit\([^)]*\)", "@cuda.jit", run, count=1)
     run = run.replace(", carry):", ", carry, work, wkeys):", 1)
-    run = run.replace("    for b in range(b0, b1):\n", f"    b = b0 + {member}\n    if b < b1:\n", 1)
+    run = run.replace("    for b in range(b0, b1):\n", f"    b = b0 + {member}\n    if b < b1:\n",
+                      1)
     return run.replace("continue      # diverged or stopped", "return      # diverged or stopped")
 
 
@@ -179,6 +185,41 @@ def _spread(source):
     return "\n".join(out)
 
 
+def _single(source):
+    """``source`` computing in float32 (its arrays float32 too: the host's part): float
+    literals typed float32 (a plain literal is a float64, which would promote every operation
+    it meets), exp and log CUDA's float32 functions, the NaN/inf test ``math.isfinite``. The
+    noise generator and the vector math keep float64: the same draws as the float64 kernel,
+    rounded once to float32."""
+    from .rng import RNG_SOURCE
+    from .vecmath import VECMATH_SOURCE
+    exact = set(re.findall(r"(?m)^def (\w+)", VECMATH_SOURCE + RNG_SOURCE))
+    lines = source.split("\n")
+    edits, name, at_def = [], None, False
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and tok.start[1] == 0:
+            at_def = tok.string == "def"
+            name = None if tok.string not in ("def", "async") else name
+        elif at_def and tok.type == tokenize.NAME:
+            name, at_def = tok.string, False
+        elif (tok.type == tokenize.NUMBER and name not in exact and name is not None
+              and re.fullmatch(r"[\d.]+(e[-+]?\d+)?", tok.string) and not tok.string.isdigit()):
+            edits.append((tok.start, tok.end))
+    for (row, c0), (_, c1) in reversed(edits):
+        line = lines[row - 1]
+        lines[row - 1] = f"{line[:c0]}np.float32({line[c0:c1]}){line[c1:]}"
+    out, name = [], None
+    for line in lines:
+        head = re.match(r"def (\w+)", line)
+        name = head.group(1) if head else name
+        if name not in exact:
+            line = line.replace("_fexp(", "math.exp(").replace("_flog(", "math.log(")
+            line = re.sub(r"\(_bits_of\((\w+)\) & 0x7FF0000000000000\) == 0x7FF0000000000000",
+                          r"not math.isfinite(\1)", line)
+        out.append(line)
+    return "\n".join(out)
+
+
 def _carry_part(part, dims):
     """The member's view of rows ``part`` of carry, shaped ``dims``."""
     return f"carry[{part}].reshape(({_int64(dims)}, carry.shape[1]))[..., bb]"
@@ -203,11 +244,13 @@ def _view(indent, name, shape, array, offset, zero, per):
     if per == "region":
         rows = f"{array}[bb, {offset}:{offset} + {name}_n]"
         out.append(f"{indent}{name} = {rows}.reshape(({shape_},))")
-        zeros = [f"{indent}for j_ in prange({name}_n):", f"{indent}    {array}[bb, {offset} + j_] = 0.0"]
+        zeros = [f"{indent}for j_ in prange({name}_n):",
+                 f"{indent}    {array}[bb, {offset} + j_] = 0.0"]
     else:
         rows = f"{array}[{offset}:{offset} + {name}_n]"
         out.append(f"{indent}{name} = {rows}.reshape(({shape_}, {array}.shape[1]))[..., bb]")
-        zeros = [f"{indent}for j_ in range({name}_n):", f"{indent}    {array}[{offset} + j_, bb] = 0.0"]
+        zeros = [f"{indent}for j_ in range({name}_n):",
+                 f"{indent}    {array}[{offset} + j_, bb] = 0.0"]
     return out + (zeros if zero else []) + [f"{indent}{offset} += {name}_n"]
 
 
@@ -230,17 +273,18 @@ def work_length(spec, args):
 _MODULES = {}
 
 
-def kernel(spec, cpu_source):
-    """The compiled-on-first-launch CUDA module of ``spec`` (kept for the process)."""
-    text = spec.text()
-    if text not in _MODULES:
+def kernel(spec, cpu_source, dtype="float64"):
+    """The compiled-on-first-launch CUDA module of ``spec`` in ``dtype`` (kept for the
+    process)."""
+    key = (spec.text(), dtype)
+    if key not in _MODULES:
         from .codegen import _verified
-        source = _verified(cuda_source(cpu_source, _per(spec)), spec)
-        module = types.ModuleType(f"rb_cuda_{abs(hash(text))}")
+        source = _verified(cuda_source(cpu_source, _per(spec), dtype), spec)
+        module = types.ModuleType(f"rb_cuda_{abs(hash(key))}")
         sys.modules[module.__name__] = module
         exec(compile(source, f"<{module.__name__}>", "exec"), module.__dict__)
-        _MODULES[text] = module
-    return _MODULES[text]
+        _MODULES[key] = module
+    return _MODULES[key]
 
 
 def _per(spec):
@@ -257,16 +301,28 @@ def device_memory():
     return int(cuda.current_context().get_memory_info()[0])
 
 
-def plan(spec, args, carry, free):
+def device_values(args, dtype):
+    """``args``' fields as the kernel of ``dtype`` takes them: floats in ``dtype``."""
+    from .abi import FIELDS
+
+    def cast(v):
+        if isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f"):
+            return np.asarray(v, dtype=dtype) if isinstance(v, np.ndarray) else np.dtype(
+                dtype).type(v)
+        return v
+    return {f: cast(getattr(args, f)) for f in FIELDS}
+
+
+def plan(spec, args, carry, free, dtype="float64"):
     """Members per launch so that their arrays fit in ``free`` bytes (half of it: room for
     the driver and the shared arrays), or a MemoryError-compatible refusal."""
     from ..simulate import SimulationMemoryError
     from .abi import FIELDS, MEMBER
-    B = args.x0.shape[0]
+    B, values = args.x0.shape[0], device_values(args, dtype)
     floats, keys = work_length(spec, args)
-    member = 8 * (carry + floats + keys) + sum(
-        getattr(args, f).nbytes // B for f in FIELDS if f in MEMBER)
-    shared = sum(np.asarray(getattr(args, f)).nbytes for f in FIELDS if f not in MEMBER)
+    member = np.dtype(dtype).itemsize * (carry + floats) + 8 * keys + sum(
+        values[f].nbytes // B for f in FIELDS if f in MEMBER)
+    shared = sum(np.asarray(values[f]).nbytes for f in FIELDS if f not in MEMBER)
     per_launch = int((0.5 * free - shared) // member)
     if per_launch < 1:
         raise SimulationMemoryError(f"one batch member needs {_mib(member)} of device memory "
@@ -280,21 +336,22 @@ def _mib(n):
     return f"{n / 2**20:.3g} MiB"
 
 
-def run(spec, cpu_source, args, carry, chunk_steps, threads=None):
+def run(spec, cpu_source, args, carry, chunk_steps, threads=None, dtype="float64"):
     """Run every member of ``args`` on the device, in launches of as many members as fit and
     chunks of ``chunk_steps`` steps; outputs copied back into ``args`` (out, status, mout).
-    ``threads``: per block (default: 64 members, or :func:`_block_threads`).
+    ``threads``: per block (default: 64 members, or :func:`_block_threads`); ``dtype``: of
+    the device's arrays and arithmetic.
     Returns True if interrupted by Ctrl-C (between chunks)."""
     from numba import cuda
-    from .abi import FIELDS, MEMBER
-    module, per = kernel(spec, cpu_source), _per(spec)
+    from .abi import MEMBER
+    module, per = kernel(spec, cpu_source, dtype), _per(spec)
     B, n_steps, R = args.x0.shape[0], args.n_steps, spec.totals["n_regions"]
     threads = threads or (64 if per == "member" else _block_threads(R))
-    size, member, shared = plan(spec, args, carry, device_memory())
+    size, member, shared = plan(spec, args, carry, device_memory(), dtype)
     logger.info(f"CUDA: {B} member(s) in launches of {size} ({_mib(member)} per member, "
                 f"{_mib(shared)} shared), {threads} threads per "
                 + ("block" if per == "member" else "member"))
-    values = {f: getattr(args, f) for f in FIELDS}
+    values = device_values(args, dtype)
     shared_d = {f: cuda.to_device(np.ascontiguousarray(v)) for f, v in values.items()
                 if f not in MEMBER and isinstance(v, np.ndarray)}
     t0 = time.perf_counter()
@@ -330,7 +387,8 @@ def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, pe
     for b0 in range(0, B, size):
         b1 = min(b0 + size, B)
         if b0 == 0 or b1 - b0 != size:
-            carry_d, work_d = device(np.zeros((b1 - b0, carry))), device(np.zeros((b1 - b0, floats)))
+            carry_d = device(np.zeros((b1 - b0, carry), dtype=values["x0"].dtype))
+            work_d = device(np.zeros((b1 - b0, floats), dtype=values["x0"].dtype))
             keys_d = device(np.zeros((b1 - b0, keys), dtype=np.uint64))
         member_d = {f: device(values[f][b0:b1]) for f in FIELDS if f in MEMBER}
         call = [member_d.get(f, shared_d.get(f, values[f])) for f in FIELDS]
@@ -347,8 +405,8 @@ def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, pe
                 break
         for f in ("out", "status", "mout"):
             host = member_d[f].copy_to_host()
-            values[f][b0:b1] = np.moveaxis(host, -1, 0) if last else host
+            getattr(args, f)[b0:b1] = np.moveaxis(host, -1, 0) if last else host
         if interrupted:
-            values["status"][b1:, 0] = -2
+            args.status[b1:, 0] = -2
             break
     return interrupted
