@@ -145,6 +145,7 @@ def test_monitor_memory_does_not_grow_with_the_duration():
     assert tables[0]["mout"].shape == tables[1]["mout"].shape
     need = [memory_needed(net, spec, dict(B=4, record=0, samples=n, steps=n, drives=0, noise=1,
                                           callable_drive=False, history=0, workers=1, L=3,
+                                          history_rows=1,
                                           monitors=t["mout"].shape[1], monitor_work=t["nmw"]))
             for n, t in zip((10_000, 1_000_000), tables)]
     assert need[0] == need[1]

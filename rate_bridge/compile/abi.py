@@ -94,11 +94,18 @@ def run_signature():
     return ", ".join(_batch_name(n) for n in FIELDS) + ", b0, b1, n0, n1, carry"
 
 
+def history_rows(spec, internal_delays):
+    """Rows of a member's delay buffers: every delayed quantity if some circuit-internal
+    delay is set in the batch, else the couplings' sources only (the kernel's QH)."""
+    return spec.n_q if internal_delays else max(len(spec.couplings), 1)
+
+
 def carry_length(spec, args):
     """Floats one member carries between calls of ``run``: counters, delay buffers, far-edge
     sums, delayed coupling sums, partial samples, monitor work, the stage-time cache, state."""
     R, C = spec.totals["n_regions"], max(len(spec.couplings), 1)
-    return (3 + spec.n_q * R * 2 * args.L + C * R * FAR_BLOCK + C * R
+    rows = history_rows(spec, bool(np.any(args.idi > 0) or np.any(args.idf > 0)))
+    return (3 + rows * R * 2 * args.L + C * R * FAR_BLOCK + C * R
             + args.out.shape[1] * R + args.nmw + 1 + spec.totals["n_state"])
 
 
@@ -129,6 +136,7 @@ def pack(spec, net, batch, *, seeds, initial_state, record, inputs, noise, histo
             B=B, record=len(record), samples=n_samples, steps=n_steps, drives=len(inputs),
             noise=len(noise), callable_drive=any(callable(v) for v in inputs.values()),
             history=_history_length(history, R), workers=workers,
+            history_rows=history_rows(spec, bool(idel.max(initial=0.0) > 0)),
             L=int(np.ceil(min(longest / dt, n_steps))) + 3,
             monitors=monitors["mout"].shape[1] if monitors else 0,
             monitor_work=monitors["nmw"] if monitors else 0)))
@@ -510,14 +518,14 @@ def memory_needed(net, spec, n):
     """Bytes a run allocates, by purpose (8 bytes per value; temporaries included roughly).
 
     ``n``: batch size ``B``, recorded variables, samples, steps, drives, noisy variables,
-    whether a drive is a callable, history rows, delay buffer length ``L`` and the members run
-    at once (``workers``).
+    whether a drive is a callable, history samples given, delay buffer rows and length ``L``
+    and the members run at once (``workers``).
     """
     R, nnz, C = net.n_regions, net.weights.nnz, max(len(spec.couplings), 1)
     S, P, E = (spec.totals[k] for k in ("n_state", "n_par", "n_intra"))
     V = len(spec.var_names)
     linear = sum(c.pre_transformed for c in spec.couplings)
-    work = (spec.n_q * R * (2 * n["L"] + 1) + C * R * (2 + FAR_BLOCK) + V * R
+    work = (n["history_rows"] * R * 2 * n["L"] + spec.n_q * R + C * R * (2 + FAR_BLOCK) + V * R
             + 2 * n["noise"] * R + n["record"] * R + 8 * S + E + n["monitor_work"])
     parts = {
         "recordings": n["B"] * n["record"] * n["samples"] * R,

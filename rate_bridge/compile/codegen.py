@@ -960,10 +960,15 @@ NZ = nsig.shape[0]
 sv = np.zeros(({Q}, NR))
 # what carries over between calls: views into the member's row of carry
 st, nr, K = carry[b - b0], np.int64(NR), out.shape[0]
+n_idel = 0
+for e in range(idi.shape[0]):
+    n_idel += idi[e] > 0 or idf[e] > 0.0
+idel = n_idel > 0     # any circuit-internal delay set (then buffered too); not a literal
+QH = {Q} if idel else {max(NC, 1)}   # buffered rows: internal sources only when delayed
 o = np.int64(3)                   # st[0:3]: tn, phase, sample
-hf = st[o:o + {Q} * nr * 2 * L]   # flat view: delayed edges read at offsets coff[e] + t
-hist = hf.reshape(({Q}, nr, 2 * L))
-o += {Q} * nr * 2 * L
+hf = st[o:o + QH * nr * 2 * L]    # flat view: delayed edges read at offsets coff[e] + t
+hist = hf.reshape((QH, nr, 2 * L))
+o += QH * nr * 2 * L
 far = st[o:o + {C} * nr * {FAR_BLOCK}].reshape(({C}, nr, {FAR_BLOCK}))
 o += {C} * nr * {FAR_BLOCK}
 cdel = st[o:o + {C} * nr].reshape(({C}, nr))
@@ -980,10 +985,6 @@ if n0 == 0:
         x[j] = x0[b, j]
     cpos[0] = -1.0
 iv = np.empty({_size(spec, "NE")})
-n_idel = 0
-for e in range(idi.shape[0]):
-    n_idel += idi[e] > 0 or idf[e] > 0.0
-idel = n_idel > 0     # any circuit-internal delay set (then buffered too); not a literal
 cin = np.zeros(({C}, NR))
 ND = dvar.shape[0]
 ext = np.zeros(({len(spec.var_names)}, NR))
@@ -999,7 +1000,7 @@ _sources(x, lay, par, cpar, greg, sv)
 tn, phase, sample = np.int64(st[0]), np.int64(st[1]), np.int64(st[2])
 if n0 == 0:
     LH = hinit.shape[2]
-    for q in range({Q}):
+    for q in range(QH):
         for r in {rng}(NR):
             for m in range(L):
                 j = (L - m) % L
@@ -1058,7 +1059,7 @@ if n_bad > 0:
     break
 _sources(x, lay, par, cpar, greg, sv)
 tn1 = tn + 1 if tn + 1 < L else 0
-for q in range({Q} if idel else {NC}):   # internal sources only when delayed
+for q in range(QH):
     for r in {rng}(NR):
         hist[q, r, tn1] = sv[q, r]
         hist[q, r, tn1 + L] = sv[q, r]

@@ -282,6 +282,9 @@ def kernel(spec, cpu_source, dtype="float64"):
         source = _verified(cuda_source(cpu_source, _per(spec), dtype), spec)
         module = types.ModuleType(f"rb_cuda_{abs(hash(key))}")
         sys.modules[module.__name__] = module
+        # the simulator's threads iterate over these globals while calling device functions:
+        # the registry numpy's (ignored) overflow warnings add must exist before they start
+        module.__warningregistry__ = {}
         exec(compile(source, f"<{module.__name__}>", "exec"), module.__dict__)
         _MODULES[key] = module
     return _MODULES[key]
