@@ -58,6 +58,12 @@ for par in ("batch", "regions"):
     out[f"noise_differs_by_seed_{par}"] = rel(cpu[0]["pc.v"], cpu[1]["pc.v"])
     out[f"backend_{par}"] = [gpu[0].provenance["backend"], gpu[0].provenance["parallel"]]
 
+# noise on a state (the stochastic Heun scheme and its diffusion term)
+for par in ("batch", "regions"):
+    cpu, gpu = both(params=batch[1:2], noise={"pc.psp_e": 1e-3}, seed=2, record=["pc.v"],
+                    parallel=par)
+    out[f"state_noise_{par}"] = [members(cpu, gpu, ["pc.v"]), gpu[0].provenance["integrator"]]
+
 # float32 on the device against the CPU's float64: a noisy run with two monitors
 for par in ("batch", "regions"):
     cpu, gpu = both(params=batch[1:2], noise={"pc.u": 22.0}, seed=5, record=["pc.v"],

@@ -45,6 +45,11 @@ def test_cuda_draws_the_same_noise_and_computes_the_same_monitors(simulated, par
 
 
 @pytest.mark.parametrize("par", MODES)
+def test_cuda_integrates_noise_on_a_state_as_the_cpu(simulated, par):
+    assert simulated[f"state_noise_{par}"] == [pytest.approx(0, abs=1e-12), "heun_stochastic"]
+
+
+@pytest.mark.parametrize("par", MODES)
 def test_a_diverging_member_is_found_at_the_same_step(simulated, par):
     for mode in ("round", "interpolate"):
         cpu, gpu = simulated[f"status_{mode}_{par}"]
