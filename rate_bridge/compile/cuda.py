@@ -3,16 +3,23 @@
 One generator serves both targets. :func:`cuda_source` takes the module that
 :func:`~rate_bridge.compile.codegen.generate` writes for the CPU and changes only what the
 target needs: every function becomes a CUDA device function, ``run``'s loop over batch
-members becomes one thread per member, and the work arrays ``run`` allocates on the CPU
-become views of a per-member row of a ``work`` array (and of ``wkeys`` for the noise keys)
-allocated once on the device. The equations, couplings, delays, noise (the same
+members becomes a thread or a block per member, and the work arrays ``run`` allocates on the
+CPU become views of a per-member row of a ``work`` array (and of ``wkeys`` for the noise
+keys) allocated once on the device. The equations, couplings, delays, noise (the same
 counter-based generator, so a seed draws the same numbers), recordings and monitors are
 those of the CPU kernel, line for line.
 
-Layout: every per-member array (parameters, edges, delay buffers, work, outputs) has the
-member as its last axis on the device, so that the 32 threads of a warp, 32 members, read
-32 neighbouring values; a thread's view of its member is ``array[..., b]``. Numbers are
-float64.
+Two layouts, from the CPU source of simulate()'s ``parallel``:
+
+- "batch": a thread per member. Every per-member array (parameters, edges, delay buffers,
+  work, outputs) has the member as its last axis on the device, so that the 32 threads of a
+  warp, 32 members, read 32 neighbouring values; a thread's view is ``array[..., b]``.
+- "regions": a block per member, its threads spread over the loops the CPU kernel spreads
+  over cores (``prange``: regions, states, monitors' rows), a barrier after each
+  (:func:`_spread`). Arrays keep the CPU's layout, member first: a warp's threads,
+  neighbouring regions, read neighbouring values. A batch fills the GPU with fewer members.
+
+Numbers are float64, or float32 (:func:`_single`).
 
 Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the kernel runs as Python on the
 CPU: the tests check it against the CPU kernel there. The two bit casts of the vector math,
@@ -195,29 +202,25 @@ def _single(source):
     from .vecmath import VECMATH_SOURCE
     exact = set(re.findall(r"(?m)^def (\w+)", VECMATH_SOURCE + RNG_SOURCE))
     lines = source.split("\n")
-    edits, name, at_def = [], None, False
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.NAME and tok.start[1] == 0:
-            at_def = tok.string == "def"
-            name = None if tok.string not in ("def", "async") else name
-        elif at_def and tok.type == tokenize.NAME:
-            name, at_def = tok.string, False
-        elif (tok.type == tokenize.NUMBER and name not in exact and name is not None
-              and re.fullmatch(r"[\d.]+(e[-+]?\d+)?", tok.string) and not tok.string.isdigit()):
-            edits.append((tok.start, tok.end))
-    for (row, c0), (_, c1) in reversed(edits):
-        line = lines[row - 1]
-        lines[row - 1] = f"{line[:c0]}np.float32({line[c0:c1]}){line[c1:]}"
-    out, name = [], None
+    owner, name = [], None          # the function each line belongs to (None: module level)
     for line in lines:
-        head = re.match(r"def (\w+)", line)
-        name = head.group(1) if head else name
-        if name not in exact:
+        if line[:1].strip() and not line.startswith(("@", "#", ")")):
+            head = re.match(r"def (\w+)", line)
+            name = head.group(1) if head else None
+        owner.append(name)
+    single = [name is not None and name not in exact for name in owner]
+    for tok in reversed(list(tokenize.generate_tokens(io.StringIO(source).readline))):
+        (row, c0), (_, c1) = tok.start, tok.end
+        if (tok.type == tokenize.NUMBER and single[row - 1]
+                and re.fullmatch(r"[\d.]+(e[-+]?\d+)?", tok.string) and not tok.string.isdigit()):
+            line = lines[row - 1]
+            lines[row - 1] = f"{line[:c0]}np.float32({tok.string}){line[c1:]}"
+    for i, line in enumerate(lines):
+        if single[i]:
             line = line.replace("_fexp(", "math.exp(").replace("_flog(", "math.log(")
-            line = re.sub(r"\(_bits_of\((\w+)\) & 0x7FF0000000000000\) == 0x7FF0000000000000",
-                          r"not math.isfinite(\1)", line)
-        out.append(line)
-    return "\n".join(out)
+            lines[i] = re.sub(r"\(_bits_of\((\w+)\) & 0x7FF0000000000000\) == 0x7FF0000000000000",
+                              r"not math.isfinite(\1)", line)
+    return "\n".join(lines)
 
 
 def _carry_part(part, dims):
@@ -309,10 +312,9 @@ def device_values(args, dtype):
     from .abi import FIELDS
 
     def cast(v):
-        if isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f"):
-            return np.asarray(v, dtype=dtype) if isinstance(v, np.ndarray) else np.dtype(
-                dtype).type(v)
-        return v
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            return v.astype(dtype, copy=False)
+        return np.dtype(dtype).type(v) if isinstance(v, float) else v
     return {f: cast(getattr(args, f)) for f in FIELDS}
 
 
