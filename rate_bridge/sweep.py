@@ -94,7 +94,7 @@ def _table(design, outputs):
 
 
 @verbose
-def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, client=None,
+def sweep(model, design, duration, dt, *, batch_size=None, seed=0, reduce=None, client=None,
           verbose=None, **simulate_kwargs):
     """Simulate every point of a design.
 
@@ -105,8 +105,10 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
         Parameter sets (see :func:`grid`, :func:`random_design`).
     duration, dt : float
         In seconds.
-    batch_size : int
-        Points per kernel call (memory: batch_size x recorded samples), >= 1.
+    batch_size : int | None
+        Points per kernel call (memory: batch_size x recorded samples), >= 1. None: 64 on
+        the CPU, 4096 on the GPU (``backend="cuda"``, or "auto" with a GPU present), where a
+        call needs thousands of members to fill the device.
     seed : int
         Point ``i`` uses ``seed + i``.
     reduce : callable | None
@@ -133,6 +135,8 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
     design = list(design)
     if not design:
         raise ValueError("the design is empty")
+    if batch_size is None:
+        batch_size = _default_batch_size(simulate_kwargs.get("backend", "cpu"))
     validate_type(batch_size, "int", "batch_size", "a positive int", error=ValueError)
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size}")
@@ -156,6 +160,13 @@ def sweep(model, design, duration, dt, *, batch_size=64, seed=0, reduce=None, cl
                 "are in this exception's .result", _assemble(design[:done], outputs, reduce)) \
                 from None
     return _assemble(design, outputs, reduce)
+
+
+def _default_batch_size(backend):
+    """Points per kernel call when the user gives none: see :func:`sweep`."""
+    from .compile import cuda
+    gpu = backend == "cuda" or (backend == "auto" and cuda.available() and not cuda.simulator())
+    return 4096 if gpu else 64
 
 
 def _assemble(design, outputs, reduce):

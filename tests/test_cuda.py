@@ -66,6 +66,15 @@ def test_float32_agrees_with_float64(simulated, par):
     assert dtype == "float32" and 1e-9 < trajectory <= 1e-5 and 1e-9 < monitors <= 1e-5
 
 
+def test_a_sweep_batches_thousands_for_the_gpu(monkeypatch):
+    from rate_bridge.sweep import _default_batch_size
+    monkeypatch.setattr(cuda, "available", lambda: False)
+    assert _default_batch_size("cpu") == _default_batch_size("auto") == 64
+    assert _default_batch_size("cuda") == 4096
+    monkeypatch.setattr(cuda, "available", lambda: True)
+    assert _default_batch_size("auto") == 4096 if not cuda.simulator() else 64
+
+
 def test_float32_is_for_the_gpu():
     with pytest.raises(ValueError, match="float32.*GPU"):
         rb.simulate("jansen_rit", 0.01, 1e-4, dtype="float32")
