@@ -64,6 +64,14 @@ for par in ("batch", "regions"):
                     parallel=par)
     out[f"state_noise_{par}"] = [members(cpu, gpu, ["pc.v"]), gpu[0].provenance["integrator"]]
 
+# no delays (the coupling as dense row products), RK4, a kernel specialised to the size
+dense = rb.Network.from_arrays(W + 0.1, "jansen_rit", coupling=("pc.v", "pc.m_in_e"))
+for par in ("batch", "regions"):
+    cpu, gpu = (rb.simulate(dense, 0.01, 1e-4, integrator="rk4", record=["pc.v"], backend=b,
+                            specialize=True, **({"parallel": par} if b == "cuda" else {}))
+                for b in ("cpu", "cuda"))
+    out[f"dense_{par}"] = rel(cpu["pc.v"], gpu["pc.v"])
+
 # float32 on the device against the CPU's float64: a noisy run with two monitors
 for par in ("batch", "regions"):
     cpu, gpu = both(params=batch[1:2], noise={"pc.u": 22.0}, seed=5, record=["pc.v"],

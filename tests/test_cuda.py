@@ -50,6 +50,11 @@ def test_cuda_integrates_noise_on_a_state_as_the_cpu(simulated, par):
 
 
 @pytest.mark.parametrize("par", MODES)
+def test_cuda_sums_undelayed_coupling_in_a_specialised_rk4_kernel(simulated, par):
+    assert simulated[f"dense_{par}"] <= 1e-12
+
+
+@pytest.mark.parametrize("par", MODES)
 def test_a_diverging_member_is_found_at_the_same_step(simulated, par):
     for mode in ("round", "interpolate"):
         cpu, gpu = simulated[f"status_{mode}_{par}"]
