@@ -182,8 +182,7 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     if backend == "cuda":       # compiled at its first launch, counted in run_seconds
         _, source, key = kernel_for(spec)
         t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()
-        interrupted = cuda.run(spec, source, args, carry,
-                               max(1, CHUNK_REGION_STEPS // net.n_regions), dtype=dtype)
+        interrupted = cuda.run(spec, source, args, carry, dtype=dtype)
     else:
         entry, key = compiled_entry(spec, args.astuple() + (0, 1, 0, 0, np.zeros((1, carry))))
         t_kernel, t0 = time.perf_counter() - t0, time.perf_counter()

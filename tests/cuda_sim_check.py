@@ -80,6 +80,32 @@ for par in ("batch", "regions"):
                              max(rel(cpu[0].monitors[m.name].data, gpu[0].monitors[m.name].data)
                                  for m in mons[:2]), gpu[0].provenance["dtype"]]
 
+# Ctrl-C during the second launch: the members stop with it, their samples kept
+real_progress = rb.compile.cuda._progress
+
+
+def interrupting(total):
+    calls = []
+
+    def add(member_steps):
+        calls.append(member_steps)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+    return add
+
+
+rb.compile.cuda._progress = interrupting
+try:
+    rb.simulate(NET, 0.1, 1e-4, integrator="heun", backend="cuda", params=batch[:2],
+                record=["pc.v"])
+except rb.SimulationInterrupted as err:
+    part = err.result
+rb.compile.cuda._progress = real_progress
+whole = rb.simulate(NET, 0.1, 1e-4, integrator="heun", params=batch[:2], record=["pc.v"])
+done = part[0].provenance["steps_done"]
+out["interrupted"] = [list(part.status), done, rel(whole[0]["pc.v"][:done // 10],
+                                                    part[0]["pc.v"][:done // 10])]
+
 # memory planning: a device with room for one member at a time runs the batch in launches of
 # one (the same results); with room for none, the run is refused before launching
 planned = []

@@ -109,6 +109,11 @@ def test_region_loops_are_spread_over_a_blocks_threads():
     assert _cuda_parallel("batch", 1000) == "batch"
 
 
+def test_ctrl_c_stops_the_gpu_run_keeping_its_samples(simulated):
+    status, done, diff = simulated["interrupted"]
+    assert status == ["interrupted", "interrupted"] and 64 < done < 1000 and diff <= 1e-12
+
+
 def test_device_memory_plan_splits_the_batch_or_refuses(simulated):
     assert simulated["launches_of"] == 1 and simulated["one_at_a_time"] <= 1e-12
     assert "of device memory" in simulated["refused"] and "are free" in simulated["refused"]
@@ -148,7 +153,7 @@ def test_the_kernel_compiles_for_a_gpu_without_one(monkeypatch, par, dtype):
                         lambda: SimpleNamespace(compute_capability=(9, 0)))
     ptx = []
 
-    def compile_only(spec, source, args, carry, chunk_steps, dtype):
+    def compile_only(spec, source, args, carry, dtype):
         module, f = cuda.kernel(spec, source, dtype), numba.from_dtype(np.dtype(dtype))
         sig = tuple(numba.typeof(v) for v in cuda.device_values(args, dtype).values()) + (
             types.int64,) * 4 + (f[:, ::1], f[:, ::1], types.uint64[:, ::1])

@@ -341,9 +341,10 @@ def _mib(n):
     return f"{n / 2**20:.3g} MiB"
 
 
-def run(spec, cpu_source, args, carry, chunk_steps, threads=None, dtype="float64"):
+def run(spec, cpu_source, args, carry, threads=None, dtype="float64"):
     """Run every member of ``args`` on the device, in launches of as many members as fit and
-    chunks of ``chunk_steps`` steps; outputs copied back into ``args`` (out, status, mout).
+    chunks of steps of about :data:`CHUNK_SECONDS` (:func:`_next_chunk`); outputs copied back into
+    ``args`` (out, status, mout).
     ``threads``: per block (default: 64 members, or :func:`_block_threads`); ``dtype``: of
     the device's arrays and arithmetic.
     Returns True if interrupted by Ctrl-C (between chunks)."""
@@ -363,8 +364,7 @@ def run(spec, cpu_source, args, carry, chunk_steps, threads=None, dtype="float64
     with warnings.catch_warnings():
         if simulator():     # numpy warns where the noise keys' uint64 products wrap, as meant
             warnings.simplefilter("ignore", RuntimeWarning)
-        interrupted = _launches(module, spec, args, values, shared_d, carry, size, chunk_steps,
-                                per, threads)
+        interrupted = _launches(module, spec, args, values, shared_d, carry, size, per, threads)
     logger.info(f"CUDA: {B} x {n_steps} steps in {time.perf_counter() - t0:.3f} s")
     return interrupted
 
@@ -376,19 +376,29 @@ def _block_threads(n_regions):
     return min(2, n_regions) if simulator() else min(256, 32 * -(-n_regions // 32))
 
 
-def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, per, threads):
+#: seconds one launch should take: Ctrl-C and progress lines come between launches
+CHUNK_SECONDS = 0.5
+
+
+def _next_chunk(steps, seconds):
+    """Steps of the next launch after one of ``steps`` took ``seconds``: about CHUNK_SECONDS,
+    growing at most 4x a launch (the first, short, also compiled). A run's results do not
+    depend on its chunks."""
+    return int(max(1, min(4 * steps, steps * CHUNK_SECONDS / max(seconds, 1e-6))))
+
+
+def _launches(module, spec, args, values, shared_d, carry, size, per, threads):
     """Launch the kernel for each part of ``size`` members, in chunks of steps. Per-member
     arrays have the member last on the device for ``per="member"``, first for "region"."""
     from numba import cuda
     from .abi import FIELDS, MEMBER
     B, n_steps = args.x0.shape[0], args.n_steps
     floats, keys = work_length(spec, args)
-    last = per == "member"
+    last, progress = per == "member", _progress(B * n_steps)
 
     def device(a):      # a host array of members (first axis) in the device layout
         return cuda.to_device(np.ascontiguousarray(np.moveaxis(a, 0, -1) if last else a))
 
-    interrupted = False
     for b0 in range(0, B, size):
         b1 = min(b0 + size, B)
         if b0 == 0 or b1 - b0 != size:
@@ -398,20 +408,47 @@ def _launches(module, spec, args, values, shared_d, carry, size, chunk_steps, pe
         member_d = {f: device(values[f][b0:b1]) for f in FIELDS if f in MEMBER}
         call = [member_d.get(f, shared_d.get(f, values[f])) for f in FIELDS]
         blocks = -(-(b1 - b0) // threads) if last else b1 - b0
-        for n0 in range(0, n_steps, chunk_steps):
-            n1 = min(n0 + chunk_steps, n_steps)
-            try:
-                module.run[blocks, threads](*call, 0, b1 - b0, n0, n1, carry_d, work_d, keys_d)
-                cuda.synchronize()
-            except KeyboardInterrupt:
-                cuda.synchronize()
-                interrupted = True
-            if interrupted:
-                break
+
+        def launch(n0, n1):
+            module.run[blocks, threads](*call, 0, b1 - b0, n0, n1, carry_d, work_d, keys_d)
+            cuda.synchronize()
+            progress((b1 - b0) * (n1 - n0))
+        interrupted = _in_chunks(launch, n_steps)
         for f in ("out", "status", "mout"):
             host = member_d[f].copy_to_host()
             getattr(args, f)[b0:b1] = np.moveaxis(host, -1, 0) if last else host
-        if interrupted:
-            args.status[b1:, 0] = -2
-            break
-    return interrupted
+        if interrupted:         # this launch's members stopped with their chunk, the rest unrun
+            status = args.status[b0:]
+            status[(status[:, 0] == -1) & (status[:, 2] < n_steps), 0] = -2
+            status[b1 - b0:, 0] = -2
+            return True
+    return False
+
+
+def _in_chunks(launch, n_steps):
+    """``launch(n0, n1)`` over steps 0 ... n_steps in chunks (:func:`_next_chunk`); True if
+    Ctrl-C stopped it (after the running launch: the device finishes it)."""
+    from numba import cuda
+    n0, steps = 0, 64
+    while n0 < n_steps:
+        n1, t = min(n0 + steps, n_steps), time.perf_counter()
+        try:
+            launch(n0, n1)
+        except KeyboardInterrupt:
+            cuda.synchronize()
+            return True
+        steps, n0 = _next_chunk(steps, time.perf_counter() - t), n1
+    return False
+
+
+def _progress(total):
+    """A callable taking member-steps done, logging progress every 5 s (as the CPU's run)."""
+    from ..simulate import _log_progress
+    state = {"done": 0, "t0": time.perf_counter(), "shown": time.perf_counter()}
+
+    def add(member_steps):
+        state["done"] += member_steps
+        if time.perf_counter() - state["shown"] > 5.0:
+            state["shown"] = time.perf_counter()
+            _log_progress(state["done"], total, state["shown"] - state["t0"])
+    return add
