@@ -66,19 +66,22 @@ def oscillator_exact():
     return exact
 
 
-@pytest.fixture(scope="session")
-def sde_network():
-    """Factory of ``n`` uncoupled regions (n = 1: the single circuit's kernel) with two
-    independent states for noise tests: ``x`` an Ornstein-Uhlenbeck process under additive
-    noise (``dx = -x / tau dt + s dW``, tau = 50 ms, x(0) = 0) and ``y`` a geometric Brownian
-    motion under multiplicative noise (``dy = mu y dt + s y dW``, mu = 0.5, y(0) = 1)."""
+def sde_network_of(n):
+    """``n`` uncoupled regions (n = 1: the single circuit's kernel) with two independent
+    states for noise tests: ``x`` an Ornstein-Uhlenbeck process under additive noise
+    (``dx = -x / tau dt + s dW``, tau = 50 ms, x(0) = 0) and ``y`` a geometric Brownian
+    motion under multiplicative noise (``dy = mu y dt + s y dW``, mu = 0.5, y(0) = 1). Also
+    used by cuda_sim_check.py."""
     circuit = _circuit("sde", ["d/dt * x = -x / tau", "d/dt * y = mu * y"],
                        {"x": Variable("state", 0.0), "y": Variable("state", 1.0, noise="y"),
                         "tau": Variable("parameter", 0.05), "mu": Variable("parameter", 0.5)})
+    return rb.Network.from_arrays(np.zeros((n, n)), circuit)
 
-    def make(n):
-        return rb.Network.from_arrays(np.zeros((n, n)), circuit.copy())
-    return make
+
+@pytest.fixture(scope="session")
+def sde_network():
+    """Factory of the noise tests' networks: :func:`sde_network_of`."""
+    return sde_network_of
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ def test_cuda_integrates_noise_on_a_state_as_the_cpu(simulated, par):
 
 
 @pytest.mark.parametrize("par", MODES)
-def test_cuda_sums_undelayed_coupling_in_a_specialised_rk4_kernel(simulated, par):
+def test_cuda_sums_undelayed_coupling_as_the_cpu(simulated, par):
     assert simulated[f"dense_{par}"] <= 1e-12
 
 

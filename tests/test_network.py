@@ -8,7 +8,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 import rate_bridge as rb
-from rate_bridge.model import Circuit, Edge, Node, Operator, Variable
+from rate_bridge.model import Circuit, Node, Operator, Variable
 
 
 def _leaky(name="leaky"):
@@ -397,24 +397,3 @@ def test_a_time_unit_scales_the_whole_right_hand_side():
               and ast.unparse(n.targets[0]).startswith("dx[")]
     assert stores == ["1000.0 * (1.0 - v_n__x)"]
 
-
-def test_a_circuits_internal_delay_matches_solve_ivp():
-    """An edge inside a circuit, delayed by d: b is driven by a's state d earlier (a's initial
-    value before t = 0), against solve_ivp. A batch member without the delay buffers only
-    the couplings' rows of the carry sized for the batch, and gives the undelayed solution."""
-    leak = Operator("leak", ["d/dt * x = (-x + I) / tau"],
-                    {"x": Variable("state", 1.0), "I": Variable("input"),
-                     "tau": Variable("parameter", 0.01)})
-    unit = Circuit("unit", {"n": Node("n", [leak])})
-    pair = Circuit("pair", {"a": unit, "b": unit},
-                   [Edge("a/n.x", "b/n.I", weight=2.0, delay=0.004, name="ab")])
-    runs = rb.simulate(pair, 0.03, 1e-5, integrator="rk4", params=[{}, {"ab.delay": 0.0}],
-                       record=["b/n.x"], sampling_rate=1e4)
-    for res, d in zip(runs, (0.004, 0.0)):
-        def rhs(t, y):
-            xa = 1.0 if t < d else np.exp(-(t - d) / 0.01)
-            return [(-y[0] + 2.0 * xa) / 0.01]
-        exact = solve_ivp(rhs, (0, res.time[-1]), [1.0], t_eval=res.time, rtol=1e-10,
-                          atol=1e-12, max_step=1e-4).y[0]
-        np.testing.assert_allclose(res["b/n.x"][:, 0], exact, atol=2e-5)
-    assert np.abs(runs[0]["b/n.x"] - runs[1]["b/n.x"]).max() > 0.1
