@@ -23,7 +23,7 @@ def both(**kw):
     """The CPU and CUDA results of one call (kw may hold, for the GPU only, parallel="batch"
     or "regions", a thread or a block of threads per member, and dtype)."""
     gpu = {"parallel": kw.pop("parallel", "batch"), "dtype": kw.pop("dtype", "float64")}
-    return [rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend=b, **kw,
+    return [rb.simulate(NET, 0.02, 1e-4, integrator="heun", backend=b, **kw,
                         **(gpu if b == "cuda" else {})) for b in ("cpu", "cuda")]
 
 
@@ -63,7 +63,7 @@ for par in ("batch", "regions"):
 # term), on the conftest's noise-test structure
 sde = sde_network_of(3)
 for par in ("batch", "regions"):
-    cpu, gpu = (rb.simulate(sde, 0.03, 1e-4, integrator="heun_stochastic", seed=2,
+    cpu, gpu = (rb.simulate(sde, 0.02, 1e-4, integrator="heun_stochastic", seed=2,
                             noise={"n.x": 0.5, "n.y": 0.3}, backend=b,
                             **({"parallel": par} if b == "cuda" else {})) for b in ("cpu", "cuda"))
     out[f"state_noise_{par}"] = [max(rel(cpu[v], gpu[v]) for v in ("n.x", "n.y")),
@@ -124,14 +124,14 @@ def one_member(spec, args, carry, free, dtype):
 
 
 rb.compile.cuda.plan = one_member
-gpu = rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend="cuda", params=batch[:2],
+gpu = rb.simulate(NET, 0.02, 1e-4, integrator="heun", backend="cuda", params=batch[:2],
                   record=["pc.v"])
 out["launches_of"] = planned[-1][0]
 out["one_at_a_time"] = members(both(params=batch[:2], record=["pc.v"])[0], gpu, ["pc.v"])
 rb.compile.cuda.plan = real_plan
 rb.compile.cuda.device_memory = lambda: 1000
 try:
-    rb.simulate(NET, 0.03, 1e-4, integrator="heun", backend="cuda", record=["pc.v"])
+    rb.simulate(NET, 0.02, 1e-4, integrator="heun", backend="cuda", record=["pc.v"])
 except rb.SimulationMemoryError as err:
     out["refused"] = str(err)
 print(json.dumps(out, default=str))

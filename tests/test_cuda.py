@@ -65,7 +65,7 @@ def test_a_diverging_member_is_found_at_the_same_step(simulated, par):
 
 @pytest.mark.parametrize("par", MODES)
 def test_float32_agrees_with_float64(simulated, par):
-    """30 ms of a noisy JR network: 4e-7 measured (float32's epsilon is 1.2e-7); the
+    """20 ms of a noisy JR network: 2e-7 measured (float32's epsilon is 1.2e-7); the
     README gives a 4-s comparison (trajectories 2e-5, BOLD, FC and spectra 1e-5)."""
     trajectory, monitors, dtype = simulated[f"float32_{par}"]
     assert dtype == "float32" and 1e-9 < trajectory <= 1e-5 and 1e-9 < monitors <= 1e-5
