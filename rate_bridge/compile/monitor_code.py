@@ -208,8 +208,9 @@ DEFS = {"bold": "_mbold", "sensors": "_msensors", "covariance": "_mcov", "welch"
 def monitor_source(kinds, rng="range"):
     """Source of the monitor functions of ``kinds`` (with the sampler they share); their
     element-wise loops over regions (or channels) in ``rng``. "prange" marks them for a GPU
-    block to spread over its threads: on the CPU they stay serial (no ``parallel=True``), as
-    every other thread's reads are done when a loop ends, scalars are written after one."""
+    block to spread over its threads (on the CPU they stay serial: no ``parallel=True``).
+    Every thread of the block runs the rest, so a scalar of mout is written only after a
+    loop, once every thread has read it."""
     parts = [SOURCES[k] for k in kinds]
     if set(kinds) - {"bold"}:
         parts.insert(0, _SAMPLE)
