@@ -102,6 +102,8 @@ def test_region_loops_are_spread_over_a_blocks_threads():
         "        cuda.syncthreads()", "", "    return n_bad", ""]
     with pytest.raises(AssertionError, match="nested"):
         cuda._spread("for i in prange(3):\n    for j in prange(2):\n        pass\n")
+    with pytest.raises(AssertionError, match="return inside"):
+        cuda._spread("for i in prange(3):\n    if i:\n        return\n")
     # on a GPU, parallel="auto" takes a block per member from a warp's worth of regions on
     from rate_bridge.simulate import CUDA_BLOCK_MIN_REGIONS, _cuda_parallel
     assert _cuda_parallel("auto", CUDA_BLOCK_MIN_REGIONS) == "regions"

@@ -187,6 +187,8 @@ def _spread(source):
         out.append(line)
         if loop and line.strip():
             loop[2] = len(out)                # the barrier goes after the loop's last line
+            # a thread leaving the function in the loop would never reach the barrier
+            assert not re.match(r"\s*return\b", line), f"return inside a prange loop: {line}"
     if loop:
         out[loop[2]:loop[2]] = loop[1]
     return "\n".join(out)
