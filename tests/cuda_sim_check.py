@@ -10,7 +10,7 @@ import rate_bridge as rb
 from conftest import sde_network_of      # this folder is the script's: on sys.path
 
 # the simulator's block manager polls its threads for barriers while holding the GIL: a short
-# switch interval lets a barrier pass in microseconds instead of 5 ms (40x faster here)
+# switch interval lets a barrier pass in microseconds instead of 5 ms (24x faster here)
 sys.setswitchinterval(1e-5)
 
 W = np.array([[0.0, 1.0, 0.3], [0.5, 0.0, 0.0], [0.2, 0.8, 0.0]])
@@ -77,11 +77,12 @@ for par in ("batch", "regions"):
                 for b in ("cpu", "cuda"))
     out[f"dense_{par}"] = rel(cpu["pc.v"], gpu["pc.v"])
 
-# float32 on the device against the CPU's float64: a noisy run with two monitors
+# float32 on the device against the CPU's float64: a noisy run with the monitors (BOLD left
+# out of the comparison: its signal is still ~0, below float32's resolution, after 20 ms)
 for par in ("batch", "regions"):
     cpu, gpu = both(params=batch[1:2], noise={"pc.u": 22.0}, seed=5, record=["pc.v"],
                     monitors=mons, parallel=par, dtype="float32")
-    out[f"float32_{par}"] = [members(cpu, gpu, ["pc.v"]),     # BOLD: still ~0 after 30 ms
+    out[f"float32_{par}"] = [members(cpu, gpu, ["pc.v"]),
                              max(rel(cpu[0].monitors[m.name].data, gpu[0].monitors[m.name].data)
                                  for m in mons[:3]), gpu[0].provenance["dtype"]]
 

@@ -3,7 +3,8 @@ CUDA simulator, and the errors and fallback without a device.
 
 No GPU here (CI never has one): the simulator runs the generated CUDA kernel as Python on the
 CPU, in a process of its own (NUMBA_ENABLE_CUDASIM must be set before numba is imported), on
-the conftest's Jansen-Rit structures (no kernel of its own)."""
+the conftest's Jansen-Rit and noise-test structures (no CPU kernel of its own), in both GPU
+layouts (a thread, or a block of threads, per member) and both precisions."""
 import json
 import os
 import re
