@@ -45,6 +45,9 @@ def parse_args(argv=None):
                     choices=["batch", "regions"], help="GPU layouts (simulate's parallel)")
     ap.add_argument("--dtypes", nargs="+", default=["float64", "float32"],
                     choices=["float64", "float32"], help="GPU precisions (JR76 rows)")
+    ap.add_argument("--max-registers", nargs="+", type=int, default=[0],
+                    help="caps on a GPU thread's registers to time (0: none; the kernel takes "
+                         "251-255 otherwise, ~10%% occupancy; see rate_bridge.compile.cuda)")
     ap.add_argument("--accuracy-duration", type=float, default=None,
                     help="seconds of the float32-vs-float64 comparison (default 4; 0.6 with "
                          "--simulator, where --accuracy-duration 4 reproduces the README's table "
@@ -167,9 +170,13 @@ def main(argv=None):
     for B in args.batches:
         for mode in args.modes:
             for dtype in args.dtypes:
-                gpu = sims_per_s(rb, np, net, "cuda", B, args.duration, mode, dtype)
-                rows.append([f"JR76 {args.duration:g} s", B, f"{mode}, {dtype}", gpu, cpu,
-                             C.ratio(gpu, cpu)])
+                for regs in args.max_registers:
+                    cuda.MAX_REGISTERS = regs or None
+                    gpu = sims_per_s(rb, np, net, "cuda", B, args.duration, mode, dtype)
+                    rows.append([f"JR76 {args.duration:g} s", B,
+                                 f"{mode}, {dtype}" + (f", {regs} regs" if regs else ""), gpu,
+                                 cpu, C.ratio(gpu, cpu)])
+    cuda.MAX_REGISTERS = None
     big = sparse(rb, np, args.sparse_regions)
     cpu_s = sims_per_s(rb, np, big, "cpu", max(2, args.sparse_batch // 8), args.duration)
     for mode in args.modes:

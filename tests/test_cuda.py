@@ -81,6 +81,16 @@ def test_a_sweep_batches_thousands_for_the_gpu(monkeypatch):
     assert _default_batch_size("auto") == 4096 if not cuda.simulator() else 64
 
 
+def test_a_register_cap_reaches_the_kernel(monkeypatch):
+    from rate_bridge.compile.codegen import generate
+    net = rb.Network.from_arrays([[0.0, 1.0], [0.5, 0.0]], "jansen_rit",
+                                 coupling=("pc.v", "pc.m_in_e"))
+    source = generate(net.kernel_spec("heun", "regions", False, ()))
+    assert "\n@cuda.jit\ndef run(" in cuda.cuda_source(source, "region")
+    monkeypatch.setattr(cuda, "MAX_REGISTERS", 128)
+    assert "\n@cuda.jit(max_registers=128)\ndef run(" in cuda.cuda_source(source, "region")
+
+
 def test_float32_is_for_the_gpu():
     with pytest.raises(ValueError, match="float32.*GPU"):
         rb.simulate("jansen_rit", 0.01, 1e-4, dtype="float32")

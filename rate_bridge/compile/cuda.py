@@ -38,6 +38,12 @@ import numpy as np
 
 from ..utils import logger
 
+#: registers a thread of the kernel may use; None: as many as ptxas takes. Measured offline
+#: (ptxas -v, sm_90, JR76): 251-255 in either layout, so that a block-layout SM holds 2 blocks
+#: of 96 threads (~10 % occupancy). A cap trades spills (to L1-cached local memory) for
+#: resident threads: to be measured on a GPU (bench_gpu.py --max-registers)
+MAX_REGISTERS = None
+
 #: run's work arrays: name -> shape factors (named in :func:`_work_sizes`); ``run``'s CPU
 #: source allocates each with np.zeros / np.empty (zeroed on the device as it says)
 WORK = {"sv": ("Q", "NR"), "iv": ("NE",), "cin": ("C", "NR"), "ext": ("V", "NR"),
@@ -136,7 +142,8 @@ def _block_run(run):
 def _kernel_head(run, member):
     """``run``'s decorator, arguments and member loop made a kernel's: member ``b0 +
     member``."""
-    run = re.sub(r"@njit\([^)]*\)", "@cuda.jit", run, count=1)
+    cap = f"(max_registers={int(MAX_REGISTERS)})" if MAX_REGISTERS and not simulator() else ""
+    run = re.sub(r"@njit\([^)]*\)", f"@cuda.jit{cap}", run, count=1)
     run = run.replace(", carry):", ", carry, work, wkeys):", 1)
     run = run.replace("    for b in range(b0, b1):\n", f"    b = b0 + {member}\n    if b < b1:\n",
                       1)
@@ -281,7 +288,7 @@ _MODULES = {}
 def kernel(spec, cpu_source, dtype="float64"):
     """The compiled-on-first-launch CUDA module of ``spec`` in ``dtype`` (kept for the
     process)."""
-    key = (spec.text(), dtype)
+    key = (spec.text(), dtype, MAX_REGISTERS)
     if key not in _MODULES:
         from .codegen import _verified
         source = _verified(cuda_source(cpu_source, _per(spec), dtype), spec)
