@@ -159,10 +159,11 @@ def simulate(model, duration, dt, *, integrator="heun", params=None, initial_sta
     net = _as_network(model)
     o = _check_options(net, duration, dt, integrator, params, seed, noise, inputs, record,
                        sampling_rate, record_mode, delay_mode, parallel, n_jobs)
+    check_option("dtype", dtype, ("float64", "float32"))    # before looking for a device
     backend = _backend(backend, len(o.batch))
     _check_dtype(dtype, backend, o.n_steps)
-    if backend == "cuda":
-        o.parallel = _cuda_parallel(parallel, net.n_regions)
+    if backend == "cuda":       # o.parallel is checked; "auto" means something else here
+        o.parallel = _cuda_parallel("auto" if parallel == "auto" else o.parallel, net.n_regions)
     if specialize is None:      # a lone circuit has one size only: nothing to share
         specialize = net.n_regions == 1 and not net.couplings
     kinds = {validate_type(m, mon.Monitor, f"monitors[{i}]").kind
@@ -262,9 +263,8 @@ def _backend(backend, n_members):
 
 
 def _check_dtype(dtype, backend, n_steps):
-    """simulate()'s ``dtype``: float32 on the GPU only, for runs whose step counters (kept in
-    the state's precision) stay exact."""
-    check_option("dtype", dtype, ("float64", "float32"))
+    """simulate()'s ``dtype`` (one of its values): float32 on the GPU only, for runs whose
+    step counters (kept in the state's precision) stay exact."""
     if dtype == "float32" and backend != "cuda":
         raise ValueError("dtype='float32' is for the GPU (backend='cuda'); the CPU kernel "
                          "computes in float64")
@@ -274,11 +274,11 @@ def _check_dtype(dtype, backend, n_steps):
 
 
 def _cuda_parallel(parallel, n_regions):
-    """simulate()'s ``parallel`` on the GPU: "batch" (a thread per member) or "regions" (a
-    block of threads per member)."""
-    if parallel in ("auto", None):
+    """The GPU layout of a checked ``parallel`` ("auto", "batch" or "regions"): "batch" (a
+    thread per member) or "regions" (a block of threads per member)."""
+    if parallel == "auto":
         return "regions" if n_regions >= CUDA_BLOCK_MIN_REGIONS else "batch"
-    return _parallel_mode(parallel)
+    return parallel
 
 
 def _as_network(model):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rate_bridge.compile.vecmath import VECMATH_IMPORTS, VECMATH_SOURCE
+from rate_bridge.compile.vecmath import NONFINITE, VECMATH_IMPORTS, VECMATH_SOURCE
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,14 @@ def log_all(x, out):
 def cos2pi_all(u, out):
     for i in range(u.shape[0]):
         out[i] = _fcos2pi(u[i])
+
+
+@njit(cache=True, fastmath={"contract"})   # as in the kernels
+def n_nonfinite(x):
+    n = 0
+    for i in range(x.shape[0]):
+        n += ''' + NONFINITE.format("x[i]") + '''
+    return n
 
 ''')
     spec = importlib.util.spec_from_file_location("vecmath_kernel", path)
@@ -57,6 +65,15 @@ def test_fexp_edges(vm):
     assert np.isinf(out[:3]).all() and (out[:3] > 0).all()
     assert (out[3:6] == 0.0).all()             # flushed below ~3e-308 (libm: subnormal or 0)
     assert np.isnan(out[6])
+
+
+def test_nonfinite_counts_nan_and_inf_only(vm):
+    x = np.array([0.0, -1.5, 1e308, 5e-324, -0.0, np.finfo(float).max])
+    assert vm.n_nonfinite(x) == 0
+    x[[1, 3]] = [np.inf, np.nan]
+    assert vm.n_nonfinite(x) == 2
+    x[0] = -np.inf
+    assert vm.n_nonfinite(x) == 3
 
 
 def test_flog_matches_libm(vm):

@@ -42,7 +42,7 @@ from .monitor_code import DEFS as MONITOR_DEFS
 from .monitor_code import KINDS as MONITOR_KINDS
 from .monitor_code import monitor_source
 from .rng import RNG_SOURCE
-from .vecmath import NN_MASK, VECMATH_IMPORTS, VECMATH_SOURCE
+from .vecmath import NN_MASK, NONFINITE, VECMATH_IMPORTS, VECMATH_SOURCE
 
 
 
@@ -877,7 +877,7 @@ def _size(spec, name):
 
 def _counting_nonfinite(step):
     """``step`` with its last update of x also counting, in ``n_bad``, the states it makes
-    NaN or inf (integer tests on the exponent bits, which vectorise). Counted as they are
+    NaN or inf (vecmath's NONFINITE). Counted as they are
     written: reading x back in a loop of its own waited on the stores just made (a tenth of a
     lone circuit's step)."""
     lines = step.rstrip("\n").split("\n")
@@ -886,7 +886,7 @@ def _counting_nonfinite(step):
     lines[-2:] = ["n_bad = 0", lines[-2],
                   f"{head}v = x[j] + ({expr})",
                   f"{head}x[j] = v",
-                  f"{head}n_bad += (_bits_of(v) & 0x7FF0000000000000) == 0x7FF0000000000000"]
+                  f"{head}n_bad += {NONFINITE.format('v')}"]
     return "\n".join(lines) + "\n"
 
 

@@ -208,7 +208,7 @@ def _single(source):
     noise generator and the vector math keep float64: the same draws as the float64 kernel,
     rounded once to float32."""
     from .rng import RNG_SOURCE
-    from .vecmath import VECMATH_SOURCE
+    from .vecmath import NONFINITE, VECMATH_SOURCE
     exact = set(re.findall(r"(?m)^def (\w+)", VECMATH_SOURCE + RNG_SOURCE))
     lines = source.split("\n")
     owner, name = [], None          # the function each line belongs to (None: module level)
@@ -224,11 +224,11 @@ def _single(source):
                 and re.fullmatch(r"[\d.]+(e[-+]?\d+)?", tok.string) and not tok.string.isdigit()):
             line = lines[row - 1]
             lines[row - 1] = f"{line[:c0]}np.float32({tok.string}){line[c1:]}"
+    nonfinite = re.escape(NONFINITE).replace(re.escape("{0}"), r"(\w+)")
     for i, line in enumerate(lines):
         if single[i]:
             line = line.replace("_fexp(", "math.exp(").replace("_flog(", "math.log(")
-            lines[i] = re.sub(r"\(_bits_of\((\w+)\) & 0x7FF0000000000000\) == 0x7FF0000000000000",
-                              r"not math.isfinite(\1)", line)
+            lines[i] = re.sub(nonfinite, r"(not math.isfinite(\1))", line)
     return "\n".join(lines)
 
 

@@ -21,6 +21,11 @@ vectorising.
 #: the mask of _nn (see the module docstring)
 NN_MASK = 0xFFFFFFFFFFFF
 
+#: 1 if the float64 ``{0}`` is NaN or infinite, else 0: an integer test on its exponent bits,
+#: which vectorises (``math.isfinite`` in an early-exit loop does not). Written out where it is
+#: used: numba's inlining of a call cost 2 % of a 76-region step (as for _nn)
+NONFINITE = "((_bits_of({0}) & 0x7FF0000000000000) == 0x7FF0000000000000)"
+
 VECMATH_SOURCE = '''
 @intrinsic
 def _f64_from_bits(typingctx, bits):
